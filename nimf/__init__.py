@@ -1,0 +1,24 @@
+"""nimf: fast matrix factorization for neuroimaging and recommender systems.
+
+The top-level import is deliberately light: subpackages (``nimf.decomposition``,
+``nimf.datasets``, ...) are imported on first access, and no plotting or widget
+library is imported here.
+"""
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+_SUBMODULES = ("decomposition", "datasets", "cli")
+
+__all__ = list(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nimf.{name}")
+    raise AttributeError(f"module 'nimf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

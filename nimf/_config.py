@@ -1,0 +1,16 @@
+"""Numba compilation flags, in one place.
+
+Every kernel in :mod:`nimf._kernels` is compiled with these flags.  ``cache=True``
+writes the compiled machine code next to the sources, so the compilation cost
+(a few seconds per kernel and dtype) is paid once per installation, not once per
+Python process.  Set the environment variable ``NIMF_NUMBA_CACHE=0`` to disable
+the on-disk cache (for instance on a read-only installation).
+"""
+
+import os
+
+NUMBA_CACHE = os.environ.get("NIMF_NUMBA_CACHE", "1") != "0"
+
+# fastmath is off: the kernels are tested against NumPy references to tight
+# tolerances, and reordering floating point reductions would break that.
+JIT_KWARGS = dict(cache=NUMBA_CACHE, nogil=True, fastmath=False)

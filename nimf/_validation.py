@@ -1,0 +1,69 @@
+"""Shared input checks: every message says what was expected and what was given."""
+
+import numbers
+
+import numpy as np
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return repr(value)
+
+
+def check_int(value, name, *, min_val=None, max_val=None, allow_none=False):
+    """Check an integer parameter; return it as a Python int."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        expected = "an int" if min_val is None else f"an int >= {min_val}"
+        if allow_none:
+            expected += " or None"
+        raise ValueError(f"{name} must be {expected}, got {_describe(value)}")
+    value = int(value)
+    if min_val is not None and value < min_val:
+        what = "a positive int" if min_val == 1 else f"an int >= {min_val}"
+        raise ValueError(f"{name} must be {what}, got {value}")
+    if max_val is not None and value > max_val:
+        raise ValueError(f"{name} must be an int <= {max_val}, got {value}")
+    return value
+
+
+def check_float(value, name, *, low=None, high=None, low_open=False,
+                high_open=False):
+    """Check a real parameter lies in an interval; return it as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    bad = False
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        if high is None:
+            right = ")"
+        if low is None:
+            left = "("
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value:g}")
+    return value
+
+
+def check_option(value, name, options):
+    """Check a string option belongs to ``options``."""
+    if not isinstance(value, str) or value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {choices}, got {_describe(value)}")
+    return value
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)

@@ -1,0 +1,393 @@
+"""The subsampled online dictionary learner: ground truth, equivalences, contract."""
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import naive
+from nimf.datasets import make_sparse_dictionary_data
+from nimf.decomposition import OnlineDictionaryLearning, online_dict_learning
+
+
+def recovery(found, truth):
+    """Mean |cosine| of the Hungarian matching of learned to true components."""
+    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
+    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
+    sim = np.abs(t @ f.T)
+    r, c = linear_sum_assignment(-sim)
+    return sim[r, c].mean()
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_sparse_dictionary_data(n_samples=800, n_features=1200, n_components=5,
+                                       density=0.08, snr=2.0, random_state=1)
+
+
+# ---------------------------------------------------------------- ground truth
+@pytest.mark.parametrize("reduction", [1, 4])
+def test_planted_sparse_dictionary_is_recovered(planted, reduction):
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=reduction,
+                                   n_epochs=6, random_state=0).fit(planted.X)
+    assert recovery(est.components_, planted.components) > 0.88
+    # sparse components: most features are exactly zero
+    assert np.mean(est.components_ == 0) > 0.5
+    # held-out explained energy close to that of the true components
+    oracle = OnlineDictionaryLearning(5, dict_l1_ratio=0.5)
+    oracle.components_ = planted.components / np.abs(planted.components).sum(1, keepdims=True)
+    oracle.n_features_in_ = planted.X.shape[1]
+    assert est.score(planted.X_test) > oracle.score(planted.X_test) - 0.05
+
+
+def test_l2_dictionary_spans_the_planted_subspace(planted):
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.0, n_epochs=3,
+                                   random_state=0).fit(planted.X)
+    # principal angles between learned and true spans are small
+    q1, _ = np.linalg.qr(est.components_.T)
+    q2, _ = np.linalg.qr(planted.components.T)
+    cosines = np.linalg.svd(q1.T @ q2, compute_uv=False)
+    assert cosines.min() > 0.95
+    np.testing.assert_allclose(np.linalg.norm(est.components_, axis=1), 1.0, rtol=1e-6)
+
+
+def test_reduction_one_is_online_dictionary_learning(rng):
+    X = rng.standard_normal((60, 25))
+    k, b, alpha, rho = 4, 8, 0.3, 0.9
+    D0 = rng.standard_normal((k, 25))
+    D0 /= np.linalg.norm(D0, axis=1, keepdims=True)
+    est = OnlineDictionaryLearning(k, reduction=1, batch_size=b, n_epochs=2, alpha=alpha,
+                                   learning_rate=rho, dict_l1_ratio=0.3, dict_init=D0,
+                                   shuffle=False, tol=0, random_state=3).fit(X)
+    # the estimator draws one component order per step and nothing else
+    order_rng = np.random.RandomState(3)
+    batches = [np.arange(i, min(i + b, 60)) for i in range(0, 60, b)] * 2
+    orders = [order_rng.permutation(k) for _ in batches]
+    # D0 has l2 norm 1, so its elastic-net norm exceeds 1: the estimator scales it
+    from nimf._kernels.projections import enet_scale_rows
+    D_start = D0.copy()
+    enet_scale_rows(D_start, 1.0, 0.3)
+    expected = naive.online_dictionary_learning(X, D_start, batches, orders, alpha,
+                                                0.3, learning_rate=rho)
+    np.testing.assert_allclose(est.components_, expected, rtol=1e-9, atol=1e-12)
+    assert est.n_iter_ == 2 and est.n_steps_ == len(batches)
+
+
+@pytest.mark.parametrize("method", ["gram", "average", "masked", "full"])
+def test_all_code_methods_learn(planted, method):
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=3, code_method=method,
+                                   n_epochs=4, random_state=0).fit(planted.X)
+    assert recovery(est.components_, planted.components) > 0.85
+
+
+# --------------------------------------------------- the code estimates themselves
+def _fitted_state(planted, method, reduction=4):
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=reduction,
+                                   code_method=method, n_epochs=1, random_state=0)
+    est.fit(planted.X[:200])
+    return est
+
+
+def test_masked_estimates_are_rescaled_partial_products(planted, rng):
+    est = _fitted_state(planted, "masked")
+    X = planted.X[:200]
+    D = est._state.D
+    cols = np.sort(rng.choice(X.shape[1], 300, replace=False))
+    rows = np.arange(10)
+    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], D[:, cols], "masked",
+                               est._check_params())
+    scale = X.shape[1] / 300
+    np.testing.assert_allclose(G, scale * D[:, cols] @ D[:, cols].T, rtol=1e-12)
+    np.testing.assert_allclose(beta, scale * X[np.ix_(rows, cols)] @ D[:, cols].T, rtol=1e-12)
+    # unbiased: averaging over many random subsets recovers the full products
+    acc_G = np.zeros_like(G)
+    for _ in range(400):
+        c = rng.choice(X.shape[1], 300, replace=False)
+        acc_G += est._code_inputs(X, rows, rows, X[np.ix_(rows, c)], D[:, c], "masked",
+                                  est._check_params())[0]
+    np.testing.assert_allclose(acc_G / 400, D @ D.T, rtol=0.1, atol=0.05 * np.abs(D @ D.T).max())
+
+
+def test_gram_is_exact_and_kept_up_to_date(planted):
+    est = _fitted_state(planted, "gram")
+    X = planted.X
+    params = est._check_params()
+    est._state.ensure_samples(400)
+    for start in range(200, 400, 50):
+        rows = np.arange(start, start + 50)
+        est._step(X, rows, rows, params)
+        D = est._state.D
+        np.testing.assert_allclose(est._state.G, D @ D.T, rtol=1e-9, atol=1e-14)
+    cols = np.arange(0, 1200, 7)
+    rows = np.arange(5)
+    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], est._state.D[:, cols],
+                               "gram", params)
+    assert G is est._state.G
+
+
+def test_average_is_a_per_sample_running_mean(planted, rng):
+    est = _fitted_state(planted, "average")
+    X = planted.X
+    params = est._check_params()
+    state = est._state
+    state.ensure_samples(1000)
+    D = state.D
+    rows = np.array([700, 701, 702])
+    masked = []
+    for visit in range(3):
+        cols = np.sort(rng.choice(1200, 300, replace=False))
+        G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], D[:, cols],
+                                   "average", params)
+        masked.append(4.0 * X[np.ix_(rows, cols)] @ D[:, cols].T)
+        assert G is state.G
+    rho = params["sample_learning_rate"]
+    expected = masked[0]
+    for visit in (2, 3):
+        gamma = visit ** -rho
+        expected = (1 - gamma) * expected + gamma * masked[visit - 1]
+    np.testing.assert_allclose(beta, expected, rtol=1e-10)
+    np.testing.assert_array_equal(state.sample_counts[rows], 3)
+
+
+def test_average_first_epoch_equals_gram(planted):
+    a = OnlineDictionaryLearning(5, reduction=4, code_method="average", n_epochs=1,
+                                 random_state=0).fit(planted.X)
+    g = OnlineDictionaryLearning(5, reduction=4, code_method="gram", n_epochs=1,
+                                 random_state=0).fit(planted.X)
+    np.testing.assert_allclose(a.components_, g.components_, rtol=1e-10, atol=1e-14)
+    a2 = OnlineDictionaryLearning(5, reduction=4, code_method="average", n_epochs=2,
+                                  random_state=0).fit(planted.X)
+    g2 = OnlineDictionaryLearning(5, reduction=4, code_method="gram", n_epochs=2,
+                                  random_state=0).fit(planted.X)
+    assert not np.allclose(a2.components_, g2.components_)
+
+
+def test_full_uses_whole_samples(planted):
+    est = _fitted_state(planted, "full")
+    X = planted.X
+    rows = np.arange(4)
+    cols = np.arange(0, 1200, 5)
+    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)],
+                               est._state.D[:, cols], "full", est._check_params())
+    np.testing.assert_allclose(beta, X[rows] @ est._state.D.T, rtol=1e-12)
+
+
+def test_each_step_touches_only_sampled_features(planted):
+    est = _fitted_state(planted, "gram", reduction=6)
+    D_before = est._state.D.copy()
+    B_before = est._state.B.copy()
+    counts_before = est._state.feature_counts.copy()
+    rows = np.arange(50)
+    est._state.ensure_samples(50)
+    est._step(planted.X, rows, rows, est._check_params())
+    moved = est._state.feature_counts != counts_before
+    assert moved.sum() == 200  # ceil(1200 / 6)
+    np.testing.assert_array_equal(est._state.D[:, ~moved], D_before[:, ~moved])
+    np.testing.assert_array_equal(est._state.B[:, ~moved], B_before[:, ~moved])
+
+
+# ----------------------------------------------------------- determinism & online
+def test_seed_determinism(planted):
+    kw = dict(n_components=5, reduction=3, dict_l1_ratio=0.5, n_epochs=2)
+    a = OnlineDictionaryLearning(random_state=7, **kw).fit(planted.X).components_
+    b = OnlineDictionaryLearning(random_state=7, **kw).fit(planted.X).components_
+    c = OnlineDictionaryLearning(random_state=8, **kw).fit(planted.X).components_
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("method", ["gram", "average", "masked"])
+def test_partial_fit_over_chunks_equals_fit(planted, rng, method):
+    X = planted.X[:400]
+    D0 = rng.standard_normal((5, X.shape[1]))
+    kw = dict(n_components=5, reduction=3, dict_l1_ratio=0.5, code_method=method,
+              batch_size=40, dict_init=D0, random_state=0, shuffle=False, n_epochs=1)
+    full = OnlineDictionaryLearning(**kw).fit(X)
+    online = OnlineDictionaryLearning(**kw)
+    for start in range(0, 400, 120):  # chunks of 3 batches (the last one shorter)
+        online.partial_fit(X[start:start + 120])
+    np.testing.assert_allclose(online.components_, full.components_, rtol=1e-10, atol=1e-14)
+    assert online.n_steps_ == full.n_steps_
+
+
+def test_partial_fit_with_sample_indices_equals_fit_over_epochs(planted, rng):
+    X = planted.X[:200]
+    D0 = rng.standard_normal((5, X.shape[1]))
+    kw = dict(n_components=5, reduction=3, code_method="average", batch_size=50,
+              dict_init=D0, random_state=0, shuffle=False)
+    full = OnlineDictionaryLearning(n_epochs=2, tol=0, **kw).fit(X)
+    online = OnlineDictionaryLearning(**kw)
+    for _ in range(2):
+        online.partial_fit(X, sample_indices=np.arange(200))
+    np.testing.assert_allclose(online.components_, full.components_, rtol=1e-9, atol=1e-14)
+
+
+def test_heldout_objective_decreases_over_epochs(planted):
+    values = []
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=4, n_epochs=6, tol=0,
+                                   random_state=0,
+                                   callback=lambda e: values.append(e.objective(planted.X_test)))
+    est.fit(planted.X)
+    assert len(values) == 6
+    assert values[-1] < values[0]
+    # no epoch makes things markedly worse
+    assert np.all(np.diff(values) < 0.01 * abs(values[0]))
+
+
+def test_callback_can_stop_and_tol_stops_early(planted):
+    est = OnlineDictionaryLearning(3, n_epochs=5, callback=lambda e: True, random_state=0)
+    assert est.fit(planted.X).n_iter_ == 1
+    est = OnlineDictionaryLearning(3, n_epochs=50, tol=0.05, random_state=0).fit(planted.X)
+    assert 1 < est.n_iter_ < 50
+
+
+# ---------------------------------------------------------- constraints & dtypes
+def test_positivity_constraints(planted):
+    est = OnlineDictionaryLearning(5, positive_dict=True, positive_code=True,
+                                   dict_l1_ratio=0.5, reduction=2, n_epochs=2,
+                                   random_state=0).fit(planted.X)
+    assert np.all(est.components_ >= 0)
+    assert np.all(est.transform(planted.X_test) >= 0)
+    assert recovery(est.components_, planted.components) > 0.8
+
+
+def test_elastic_net_codes(planted):
+    est = OnlineDictionaryLearning(5, code_l1_ratio=0.9, alpha=2.0, dict_l1_ratio=0.5,
+                                   reduction=2, n_epochs=2, random_state=0).fit(planted.X)
+    codes = est.transform(planted.X_test)
+    assert np.mean(codes == 0) > 0.05
+    ridge = OnlineDictionaryLearning(5, code_l1_ratio=0.0, alpha=2.0, dict_l1_ratio=0.5,
+                                     reduction=2, n_epochs=2, random_state=0).fit(planted.X)
+    assert np.mean(ridge.transform(planted.X_test) == 0) == 0
+
+
+def test_components_stay_in_the_ball(planted):
+    for l1_ratio in (0.0, 0.5, 1.0):
+        est = OnlineDictionaryLearning(5, dict_l1_ratio=l1_ratio, reduction=5, n_epochs=2,
+                                       random_state=0).fit(planted.X)
+        norms = [naive.enet_norm(d, l1_ratio) for d in est.components_]
+        assert max(norms) <= 1 + 1e-8
+
+
+def test_float32_stays_float32_and_agrees_with_float64(planted):
+    X32 = planted.X.astype(np.float32)
+    kw = dict(n_components=5, dict_l1_ratio=0.5, reduction=3, n_epochs=3, random_state=0)
+    e32 = OnlineDictionaryLearning(**kw).fit(X32)
+    e64 = OnlineDictionaryLearning(**kw).fit(planted.X)
+    assert e32.components_.dtype == np.float32
+    assert e32.transform(X32).dtype == np.float32
+    assert e32.inverse_transform(e32.transform(X32)).dtype == np.float32
+    assert recovery(e32.components_, planted.components) > 0.85
+    assert recovery(e32.components_, e64.components_) > 0.95
+
+
+def test_data_is_not_copied_or_modified(planted):
+    X = planted.X.copy()
+    OnlineDictionaryLearning(3, reduction=2, n_epochs=1, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, planted.X)
+
+
+# -------------------------------------------------------------- API & contract
+def test_transform_inverse_transform_score(planted):
+    est = OnlineDictionaryLearning(5, n_epochs=2, random_state=0).fit(planted.X)
+    codes = est.transform(planted.X_test)
+    assert codes.shape == (planted.X_test.shape[0], 5)
+    recon = est.inverse_transform(codes)
+    assert recon.shape == planted.X_test.shape
+    score = est.score(planted.X_test)
+    resid = np.sum((planted.X_test - recon) ** 2) / np.sum(planted.X_test ** 2)
+    assert score == pytest.approx(1 - resid)
+    assert 0.3 < score < 1
+    assert est.get_feature_names_out().tolist() == [
+        f"onlinedictionarylearning{i}" for i in range(5)]
+
+
+def test_function_form(planted):
+    code, dictionary, n_iter = online_dict_learning(planted.X, 4, n_epochs=2, random_state=0,
+                                                    return_n_iter=True)
+    est = OnlineDictionaryLearning(4, n_epochs=2, random_state=0).fit(planted.X)
+    np.testing.assert_array_equal(dictionary, est.components_)
+    np.testing.assert_array_equal(code, est.transform(planted.X))
+    assert n_iter == 2
+
+
+def test_pipeline_and_clone(planted):
+    est = OnlineDictionaryLearning(3, reduction=2, n_epochs=1, random_state=0)
+    pipe = make_pipeline(StandardScaler(), est).fit(planted.X)
+    assert pipe.transform(planted.X_test).shape == (planted.X_test.shape[0], 3)
+    c = clone(est)
+    assert c.get_params() == est.get_params()
+    assert not hasattr(c, "components_")
+
+
+def test_dict_init_array_and_random(planted, rng):
+    D0 = np.abs(rng.standard_normal((5, planted.X.shape[1])))
+    est = OnlineDictionaryLearning(5, dict_init=D0, n_epochs=1, random_state=0).fit(planted.X)
+    assert est.components_.shape == (5, planted.X.shape[1])
+    est = OnlineDictionaryLearning(5, dict_init="random", n_epochs=1, random_state=0).fit(planted.X)
+    assert np.all(np.isfinite(est.components_))
+
+
+def test_more_components_than_samples_is_allowed(rng):
+    X = rng.standard_normal((3, 20))
+    est = OnlineDictionaryLearning(6, n_epochs=1, random_state=0).fit(X)
+    assert est.components_.shape == (6, 20)
+
+
+def test_verbose_shows_a_progress_bar(planted, capsys):
+    OnlineDictionaryLearning(3, n_epochs=1, verbose=1, random_state=0).fit(planted.X[:100])
+    err = capsys.readouterr().err
+    assert "OnlineDictionaryLearning" in err and "batch" in err
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("X,match", [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "infinity"),
+    (np.arange(5.0), "2D"),
+    (np.empty((0, 4)), "0 sample"),
+    (np.empty((3, 0)), "0 feature"),
+])
+def test_bad_data_is_rejected(X, match):
+    with pytest.raises(ValueError, match=match):
+        OnlineDictionaryLearning(1).fit(X)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(n_components=0), "n_components must be a positive int, got 0"),
+    (dict(n_components=11), r"n_components must be <= n_features \(10\), got n_components=11"),
+    (dict(n_components=2.5), "n_components must be an int"),
+    (dict(reduction=0.5), r"reduction must be in \[1, inf\), got 0.5"),
+    (dict(code_method="fast"), "code_method must be one of 'gram', 'average', 'masked', 'full', got 'fast'"),
+    (dict(dict_init="svd"), "dict_init must be one of 'data', 'random', got 'svd'"),
+    (dict(dict_init=np.ones((2, 3))), r"dict_init must have shape .* \(2, 10\), got an array of shape \(2, 3\)"),
+    (dict(dict_l1_ratio=1.5), r"dict_l1_ratio must be in \[0, 1\], got 1.5"),
+    (dict(learning_rate=0.5), r"learning_rate must be in \(0.5, 1\], got 0.5"),
+    (dict(alpha=-1), "alpha must be in"),
+    (dict(batch_size=0), "batch_size must be a positive int"),
+    (dict(positive_code="yes"), "positive_code must be True or False"),
+    (dict(callback=3), "callback must be a callable"),
+])
+def test_bad_parameters_are_rejected_before_work(rng, params, match):
+    X = rng.standard_normal((20, 10))
+    params.setdefault("n_components", 2)
+    est = OnlineDictionaryLearning(**params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X)
+    assert not hasattr(est, "components_")
+
+
+def test_transform_checks_features_and_fit(rng):
+    X = rng.standard_normal((20, 10))
+    est = OnlineDictionaryLearning(2, n_epochs=1)
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        est.transform(X)
+    est.fit(X)
+    with pytest.raises(ValueError, match="X has 7 features, but OnlineDictionaryLearning is expecting 10"):
+        est.transform(X[:, :7])
+    with pytest.raises(ValueError, match=r"expected codes of shape \(n_samples, 2\), got an array of shape \(20, 3\)"):
+        est.inverse_transform(np.ones((20, 3)))
+    with pytest.raises(ValueError, match="sample_indices"):
+        est.partial_fit(X, sample_indices=np.arange(5))
