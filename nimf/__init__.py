@@ -11,12 +11,16 @@ __version__ = "0.1.0.dev0"
 
 _SUBMODULES = ("decomposition", "datasets", "cli")
 
-__all__ = list(_SUBMODULES) + ["__version__"]
+_FUNCTIONS = {"save_model": "nimf._persist", "load_model": "nimf._persist"}
+
+__all__ = list(_SUBMODULES) + list(_FUNCTIONS) + ["__version__"]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"nimf.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'nimf' has no attribute {name!r}")
 
 

@@ -391,3 +391,23 @@ def test_transform_checks_features_and_fit(rng):
         est.inverse_transform(np.ones((20, 3)))
     with pytest.raises(ValueError, match="sample_indices"):
         est.partial_fit(X, sample_indices=np.arange(5))
+
+
+def test_unused_components_are_restarted(planted):
+    est = OnlineDictionaryLearning(4, dict_l1_ratio=0.5, n_epochs=1, random_state=0)
+    est.fit(planted.X)
+    params = est._check_params()
+    state = est._state
+    assert est._reinit_unused(planted.X, params) == 0
+    # component 2 is used by no sample: zero codes, zero statistics
+    state.S[2, :] = 0
+    state.S[:, 2] = 0
+    before = state.D.copy()
+    assert est._reinit_unused(planted.X, params) == 1
+    assert not np.allclose(state.D[2], before[2])
+    np.testing.assert_array_equal(state.D[[0, 1, 3]], before[[0, 1, 3]])
+    # restarted from a sample, rescaled onto the sphere of the constraint
+    assert naive.enet_norm(state.D[2], 0.5) == pytest.approx(1.0)
+    assert np.min(np.abs(np.corrcoef(state.D[2], planted.X)[0, 1:])) < 1
+    assert np.max(np.abs(np.corrcoef(state.D[2], planted.X)[0, 1:])) == pytest.approx(1.0)
+    np.testing.assert_allclose(state.G, state.D @ state.D.T)

@@ -212,6 +212,10 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     n_steps_ : int
         Number of mini-batches processed.
 
+    n_reinit_ : int
+        Number of times a component that no sample used was restarted from a
+        random sample (checked after each epoch of ``fit`` but the last).
+
     n_features_in_ : int
         Number of features seen during ``fit``.
 
@@ -370,6 +374,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self._rng = rng
         self.n_steps_ = 0
         self.n_iter_ = 0
+        self.n_reinit_ = 0
 
     # --------------------------------------------------------------- step
     def _solve_codes(self, G, beta, warm, params):
@@ -492,6 +497,38 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         _online.row_enet_norms(state.D, params["dict_l1_ratio"], state.norms)
         state.G = state.D @ state.D.T
 
+    def _reinit_unused(self, X, params):
+        """Restart components that no sample uses from randomly drawn samples.
+
+        A component whose codes are all zero (``S[j, j]`` ~ 0, for instance a
+        component zeroed by the positivity constraint) is never updated again;
+        it is replaced by a rescaled random sample and its statistics reset.
+        Returns the number of components restarted.
+        """
+        state = self._state
+        k = state.S.shape[0]
+        diag = np.diag(state.S)
+        scale = max(float(diag.max()), np.finfo(np.float64).tiny)
+        dead = np.flatnonzero((diag <= 1e-10 * scale) | ~np.any(state.D, axis=1))
+        if dead.size == 0 or dead.size == k:
+            return 0
+        rows = self._rng.choice(X.shape[0], size=dead.size, replace=X.shape[0] < dead.size)
+        fresh = np.array(X[rows], dtype=state.D.dtype)
+        if params["positive_dict"]:
+            flip = np.sum(np.maximum(fresh, 0), 1) < np.sum(np.maximum(-fresh, 0), 1)
+            fresh[flip] *= -1
+            np.maximum(fresh, 0, out=fresh)
+        empty = ~np.any(fresh, axis=1)
+        if empty.any():
+            fresh[empty] = np.abs(self._rng.standard_normal((int(empty.sum()), X.shape[1])))
+        _proj.enet_scale_rows(fresh, 1.0, params["dict_l1_ratio"])
+        state.D[dead] = fresh
+        state.S[dead, :] = 0
+        state.S[:, dead] = 0
+        state.B[dead] = 0
+        self._refresh(params)
+        return int(dead.size)
+
     def _progress(self, total, params):
         if params["verbose"] <= 0:
             return None
@@ -538,6 +575,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                     if bar is not None:
                         bar.update(1)
                 self._refresh(params)
+                if epoch < params["n_epochs"] - 1:
+                    self.n_reinit_ += self._reinit_unused(X, params)
                 self.n_iter_ = epoch + 1
                 self.components_ = self._state.D.copy()
                 if D_prev is not None:
@@ -700,6 +739,33 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         value = 0.5 * np.sum(residual.astype(np.float64) ** 2, axis=1)
         value += 0.5 * l2 * np.sum(codes ** 2, axis=1) + l1 * np.sum(np.abs(codes), axis=1)
         return float(np.mean(value))
+
+    # ------------------------------------------------------------ persistence
+    _STATE_ARRAYS = ("D", "S", "B", "G", "norms", "perm", "feature_counts",
+                     "sample_counts", "beta_avg", "codes")
+
+    def _get_persistent_state(self):
+        """Arrays and scalars needed to resume ``partial_fit`` exactly."""
+        if not hasattr(self, "_state"):
+            return {}, {}
+        arrays = {name: getattr(self._state, name) for name in self._STATE_ARRAYS}
+        kind, keys, pos, has_gauss, cached = self._rng.get_state()
+        arrays["rng_keys"] = keys
+        scalars = dict(n_samples_seen=int(self._state.n_samples_seen), rng_kind=kind,
+                       rng_pos=int(pos), rng_has_gauss=int(has_gauss),
+                       rng_cached=float(cached))
+        return arrays, scalars
+
+    def _set_persistent_state(self, arrays, scalars):
+        state = _State.__new__(_State)
+        for name in self._STATE_ARRAYS:
+            setattr(state, name, np.array(arrays[name]))
+        state.n_samples_seen = int(scalars["n_samples_seen"])
+        self._state = state
+        rng = np.random.RandomState()
+        rng.set_state((scalars["rng_kind"], np.asarray(arrays["rng_keys"], dtype=np.uint32),
+                       scalars["rng_pos"], scalars["rng_has_gauss"], scalars["rng_cached"]))
+        self._rng = rng
 
     @property
     def _n_features_out(self):
