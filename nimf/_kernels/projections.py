@@ -72,12 +72,23 @@ def _enet_lambda_select(work, n, radius, l1_ratio):
     acc_m = 0
     acc_s1 = 0.0
     acc_s2 = 0.0
+    # pivots are taken at pseudo-random positions (a fixed linear congruential
+    # sequence, so results are deterministic): on spatially ordered data the
+    # first, middle and last entries are not representative, and fixed
+    # positions make the selection quadratic
+    state = 12345
     while lo < hi:
-        # median of three as pivot
-        mid = lo + (hi - lo) // 2
-        x0 = work[lo]
-        x1 = work[mid]
-        x2 = work[hi - 1]
+        width = hi - lo
+        # 31-bit LCG: products stay below 2^62, no overflow
+        state = (state * 1103515245 + 12345) % 2147483648
+        i0 = lo + state % width
+        state = (state * 1103515245 + 12345) % 2147483648
+        i1 = lo + state % width
+        state = (state * 1103515245 + 12345) % 2147483648
+        i2 = lo + state % width
+        x0 = work[i0]
+        x1 = work[i1]
+        x2 = work[i2]
         if x0 > x1:
             x0, x1 = x1, x0
         if x1 > x2:

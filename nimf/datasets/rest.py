@@ -25,7 +25,7 @@ For every subject, at every in-mask voxel (or vertex) ``v`` and scan ``t``::
   ``snr``.  The noise draws do not depend on ``snr``.
 * ``baseline`` is proportional to the MNI152 template intensity (volume) or
   to the sulcal depth (surface), about 1000, with a per-subject global scale;
-  ``drift`` is a linear plus quadratic trend with smooth spatial patterns of
+  ``drift`` is a linear trend plus a weaker quadratic one (weight 0.1) with smooth spatial patterns of
   about 1% of the baseline.
 * ``confound_effects = zscore(confounds) @ patterns``: the confounds are
   motion-like (3 translations in mm, 3 rotations in radians, repeated if
@@ -55,6 +55,7 @@ _FWHM_TO_SIGMA = 1.0 / np.sqrt(8.0 * np.log(2.0))
 _BASELINE = 1000.0
 _BOLD_AMPLITUDE = 0.01       # peak network fluctuation, as a fraction of the baseline
 _DRIFT_AMPLITUDE = 0.01      # drift patterns, as a fraction of the local baseline
+_QUADRATIC_DRIFT = 0.1       # weight of the quadratic part of the drift (linear: 1)
 _CONFOUND_STRENGTH = 2.0     # variance of confound effects / variance of noise
 _WHITE_FRACTION = 0.2        # part of the noise variance that is spatially white
 _NOISE_AR = 0.3              # AR(1) coefficient of the noise
@@ -227,7 +228,7 @@ def _simulate_subject(rng, *, maps, mixing, n_scans, t_r, snr, n_confounds,
                                 / _summed_variance(zscored, patterns)))
     subject_baseline = baseline * f32(rng.uniform(0.9, 1.1))
     time = np.linspace(-1.0, 1.0, n_scans)
-    trends = np.stack([time, 0.5 * (1.5 * time ** 2 - 0.5)], axis=1)
+    trends = np.stack([time, _QUADRATIC_DRIFT * (1.5 * time ** 2 - 0.5)], axis=1)
     drifts = fields[:2] * (_DRIFT_AMPLITUDE * subject_baseline)
     temporal = np.hstack([activity, zscored, trends, np.ones((n_scans, 1))])
     spatial = np.vstack([maps, patterns, drifts, subject_baseline[None]])
@@ -407,7 +408,7 @@ def _volume_candidates(mask, centres, affine, sigma):
 
 
 def make_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
-                    t_r=2.0, snr=1.0, noise_fwhm=8.0, network_fwhm=16.0,
+                    t_r=2.0, snr=1.0, noise_fwhm=8.0, network_fwhm=24.0,
                     n_confounds=6, mask="brain", output_dir=None,
                     random_state=0):
     """Synthetic resting-state fMRI study in MNI space with planted networks.
@@ -445,7 +446,7 @@ def make_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
     noise_fwhm : float, default=8.0
         Full width at half maximum in mm of the Gaussian kernel smoothing the
         noise in space (0 gives white noise).
-    network_fwhm : float, default=16.0
+    network_fwhm : float, default=24.0
         Full width at half maximum in mm of the blobs making the networks
         (each blob gets random axes within a factor 1.4 of it).
     n_confounds : int, default=6

@@ -1,0 +1,10 @@
+"""Figures and reports of component maps.
+
+This subpackage imports matplotlib; ``import nimf`` does not import it.
+"""
+
+from .components import plot_component, plot_components_contours, save_component_images
+from .report import write_html_report
+
+__all__ = ["plot_components_contours", "plot_component", "save_component_images",
+           "write_html_report"]

@@ -1,0 +1,354 @@
+"""Tests of the figures and the HTML report of component maps (nimf.plotting)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import html  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from nibabel.affines import apply_affine  # noqa: E402
+from nilearn.surface import SurfaceImage  # noqa: E402
+
+from nimf.datasets import make_rest_study, make_surface_rest_study  # noqa: E402
+from nimf.plotting import (  # noqa: E402
+    plot_component,
+    plot_components_contours,
+    save_component_images,
+    write_html_report,
+)
+
+# too many open figures is a leak: make it an error
+pytestmark = pytest.mark.filterwarnings("error:More than:RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def volume_maps():
+    study = make_rest_study(n_subjects=1, n_scans=20, n_networks=4, resolution=8,
+                            random_state=0)
+    return study.maps_img
+
+
+@pytest.fixture(scope="module")
+def surface_maps():
+    study = make_surface_rest_study(n_subjects=1, n_scans=20, n_networks=2,
+                                    random_state=0)
+    return study.maps_img
+
+
+@pytest.fixture(params=["volume", "surface"])
+def maps(request, volume_maps, surface_maps):
+    return volume_maps if request.param == "volume" else surface_maps
+
+
+@pytest.fixture(autouse=True)
+def no_open_figures():
+    plt.close("all")
+    yield
+    leaked = plt.get_fignums()
+    plt.close("all")
+    assert leaked == [], f"figures left open: {leaked}"
+
+
+def _n_maps(img):
+    return img.shape[-1]
+
+
+def _read_png(path):
+    assert os.path.isfile(path)
+    assert os.path.getsize(path) > 0
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    return mpimg.imread(path)
+
+
+def _n_colored(pixels):
+    """Number of saturated (coloured, not grey) pixels of an RGB(A) image."""
+    rgb = pixels[..., :3]
+    return int(np.sum(rgb.max(axis=-1) - rgb.min(axis=-1) > 0.3))
+
+
+# --------------------------------------------------------------------------
+# plot_components_contours
+# --------------------------------------------------------------------------
+
+
+def test_contours_write_png_for_both_view_types(maps, tmp_path):
+    pixels = {}
+    for view_type in ("contours", "filled_contours"):
+        path = tmp_path / f"{view_type}.png"
+        out = plot_components_contours(maps, view_type=view_type, title="All maps",
+                                       output_file=path)
+        assert out is None
+        pixels[view_type] = _read_png(path)
+        # the maps are drawn in colour on a grey brain
+        assert _n_colored(pixels[view_type]) > 50
+    # filling the regions colours more pixels than outlining them
+    assert (_n_colored(pixels["filled_contours"])
+            > _n_colored(pixels["contours"]))
+
+
+def test_contours_return_display_or_figure(volume_maps, surface_maps):
+    display = plot_components_contours(volume_maps, display_mode="z", cut_coords=3)
+    assert hasattr(display, "add_contours")
+    display.close()
+    figure = plot_components_contours(surface_maps, views=("lateral", "medial"))
+    assert isinstance(figure, matplotlib.figure.Figure)
+    # one 3D axes per hemisphere and view
+    assert sum(ax.name == "3d" for ax in figure.axes) == 4
+    plt.close(figure)
+
+
+def test_contours_into_given_axes(volume_maps):
+    figure, axes = plt.subplots(figsize=(6, 3))
+    display = plot_components_contours(volume_maps, axes=axes, legend=False)
+    assert display.frame_axes.figure is figure
+    plt.close(figure)
+
+
+def test_contours_colors_and_numeric_threshold(volume_maps, tmp_path):
+    n = _n_maps(volume_maps)
+    path = tmp_path / "red.png"
+    plot_components_contours(volume_maps, colors=["red"] * n, threshold=0.3,
+                             legend=False, cut_coords=(0, -16, 64), output_file=path)
+    rgb = _read_png(path)[..., :3]
+    colored = rgb.max(axis=-1) - rgb.min(axis=-1) > 0.3
+    # every coloured pixel is red
+    assert colored.sum() > 20
+    assert np.all(rgb[colored][:, 0] > rgb[colored][:, 1])
+    # a threshold above every map draws nothing in colour
+    path = tmp_path / "empty.png"
+    plot_components_contours(volume_maps, threshold=10.0, legend=False,
+                             output_file=path)
+    assert _n_colored(_read_png(path)) == 0
+
+
+def test_contours_accept_a_path(volume_maps, tmp_path):
+    nifti = tmp_path / "components.nii.gz"
+    volume_maps.to_filename(nifti)
+    plot_components_contours(str(nifti), output_file=tmp_path / "c.png")
+    _read_png(tmp_path / "c.png")
+
+
+# --------------------------------------------------------------------------
+# plot_component
+# --------------------------------------------------------------------------
+
+
+def test_component_images_differ(maps, tmp_path):
+    arrays = []
+    for index in (0, 1):
+        path = tmp_path / f"c{index}.png"
+        assert plot_component(maps, index, output_file=path) is None
+        arrays.append(_read_png(path))
+    assert arrays[0].shape == arrays[1].shape
+    assert not np.array_equal(arrays[0], arrays[1])
+
+
+def test_component_cuts_through_the_peak(volume_maps):
+    data = volume_maps.get_fdata()[..., 2]
+    peak = apply_affine(volume_maps.affine,
+                        np.unravel_index(np.argmax(np.abs(data)), data.shape))
+    display = plot_component(volume_maps, 2)
+    np.testing.assert_allclose(display.cut_coords, peak)
+    display.close()
+    display = plot_component(volume_maps, -1, display_mode="z")
+    data = volume_maps.get_fdata()[..., -1]
+    peak = apply_affine(volume_maps.affine,
+                        np.unravel_index(np.argmax(np.abs(data)), data.shape))
+    np.testing.assert_allclose(display.cut_coords, [peak[2]])
+    display.close()
+
+
+def test_component_signed_map(volume_maps, tmp_path):
+    data = volume_maps.get_fdata().copy()
+    data[..., 1] *= -1.0
+    signed = nib.Nifti1Image(data, volume_maps.affine)
+    path = tmp_path / "negative.png"
+    plot_component(signed, 1, title="negative", output_file=path)
+    rgb = _read_png(path)[..., :3]
+    # the blue half of RdBu_r: some pixels are clearly blue
+    assert np.sum((rgb[..., 2] - rgb[..., 0]) > 0.3) > 20
+
+
+def test_surface_component_returns_figure(surface_maps):
+    figure = plot_component(surface_maps, -1, threshold=0.0, title="last map")
+    assert isinstance(figure, matplotlib.figure.Figure)
+    assert figure.get_suptitle() == "last map"
+    plt.close(figure)
+
+
+# --------------------------------------------------------------------------
+# save_component_images
+# --------------------------------------------------------------------------
+
+
+def test_save_component_images(maps, tmp_path):
+    out = tmp_path / "maps"
+    paths = save_component_images(maps, out)
+    n = _n_maps(maps)
+    expected = [f"component_{k:02d}.png" for k in range(n)]
+    assert sorted(os.listdir(out)) == expected
+    assert [os.path.basename(p) for p in paths] == expected
+    arrays = [_read_png(p) for p in paths]
+    assert not np.array_equal(arrays[0], arrays[1])
+
+
+def test_save_component_images_prefix_and_labels(volume_maps, tmp_path):
+    n = _n_maps(volume_maps)
+    labels = [f"network {k}" for k in range(n)]
+    paths = save_component_images(volume_maps, tmp_path, prefix="ica", labels=labels)
+    assert sorted(os.listdir(tmp_path)) == [f"ica_{k:02d}.png" for k in range(n)]
+    assert len(paths) == n
+
+
+# --------------------------------------------------------------------------
+# write_html_report
+# --------------------------------------------------------------------------
+
+
+def test_html_report(volume_maps, tmp_path):
+    figures = tmp_path / "figures"
+    contour = figures / "contours.png"
+    figures.mkdir()
+    plot_components_contours(volume_maps, output_file=contour)
+    pngs = save_component_images(volume_maps, figures)
+    n = len(pngs)
+    summary = {"estimator": "DictLearning <fast> & sparse", "n_components": n,
+               "fit time (s)": 1.23456, "alpha": np.float32(0.5)}
+    variance = np.linspace(0.2, 0.05, n)
+    out = tmp_path / "report"
+    path = write_html_report(out, title="Report <1>", summary=summary,
+                             explained_variance=variance, contour_png=contour,
+                             component_pngs=pngs)
+    assert os.path.samefile(path, out / "report.html")
+    # a single file: no image next to it, no temporary file left
+    assert os.listdir(out) == ["report.html"]
+    text = open(path, encoding="utf-8").read()
+    assert text.startswith("<!DOCTYPE html>")
+    # text is escaped
+    assert html.escape("DictLearning <fast> & sparse") in text
+    assert "<fast>" not in text
+    assert "Report &lt;1&gt;" in text
+    assert "fit time (s)" in text and "1.235" in text
+    assert f"<td>{n}</td>" in text and "<td>0.5</td>" in text
+    # one image per component, the contour figure and the bar chart, all embedded
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', text)
+    assert text.count("<img") == len(sources) == n + 2
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<style>" in text and "<link" not in text
+    for k in range(n):
+        assert f"explained variance {variance[k]:.4g}" in text
+
+
+def test_html_report_minimal(tmp_path):
+    path = write_html_report(tmp_path, title="t", summary={}, filename="r.html")
+    text = open(path, encoding="utf-8").read()
+    assert path.endswith("r.html") and "<img" not in text
+    # rewriting replaces the file
+    path = write_html_report(tmp_path, title="t", summary={"a": 1},
+                             explained_variance=[0.5, 0.25], filename="r.html")
+    text = open(path, encoding="utf-8").read()
+    assert text.count("<img") == 1
+    assert os.listdir(tmp_path) == ["r.html"]
+
+
+# --------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------
+
+
+def test_3d_image_is_rejected(volume_maps):
+    single = nib.Nifti1Image(volume_maps.get_fdata()[..., 0], volume_maps.affine)
+    shape = re.escape(str(single.shape))
+    for func in (plot_components_contours, save_component_images):
+        args = (single, "unused") if func is save_component_images else (single,)
+        with pytest.raises(ValueError, match=rf"expected a 4D image.*got a 3D image "
+                                             rf"of shape {shape}"):
+            func(*args)
+    with pytest.raises(ValueError, match="expected a 4D image"):
+        plot_component(single, 0)
+
+
+def test_1d_surface_image_is_rejected(surface_maps):
+    one = SurfaceImage(mesh=surface_maps.mesh,
+                       data={h: v[:, 0] for h, v in surface_maps.data.parts.items()})
+    with pytest.raises(ValueError, match=r"one sample per component.*got a surface "
+                                         r"image of shape \(20484,\)"):
+        plot_components_contours(one)
+
+
+def test_bad_inputs(volume_maps, tmp_path):
+    n = _n_maps(volume_maps)
+    with pytest.raises(ValueError, match=rf"index must be an int in \[0, {n - 1}\].*got {n}"):
+        plot_component(volume_maps, n)
+    with pytest.raises(ValueError, match=r"index must be an int.*got 1\.5"):
+        plot_component(volume_maps, 1.5)
+    with pytest.raises(ValueError, match=r"threshold must be 'auto' or a non-negative "
+                                         r"number, got -1"):
+        plot_components_contours(volume_maps, threshold=-1)
+    with pytest.raises(ValueError, match=r"threshold must be 'auto'.*got 'high'"):
+        plot_component(volume_maps, 0, threshold="high")
+    with pytest.raises(ValueError, match=r"view_type must be one of 'contours', "
+                                         r"'filled_contours', got 'dots'"):
+        plot_components_contours(volume_maps, view_type="dots")
+    with pytest.raises(ValueError, match=rf"one colour per component \({n}\), got 2"):
+        plot_components_contours(volume_maps, colors=["red", "blue"])
+    with pytest.raises(ValueError, match=r"expected a 4D Nifti image.*got list"):
+        plot_components_contours([1, 2, 3])
+    with pytest.raises(ValueError, match=rf"labels must hold one label per component "
+                                         rf"\({n}\), got 1 labels"):
+        save_component_images(volume_maps, tmp_path, labels=["a"])
+    assert os.listdir(tmp_path) == []
+
+
+def test_errors_do_not_leak_figures(volume_maps):
+    # nilearn rejects the display mode after nimf has opened a figure
+    with pytest.raises(ValueError, match="display_mode"):
+        plot_components_contours(volume_maps, display_mode="w")
+    with pytest.raises(ValueError, match="display_mode"):
+        plot_component(volume_maps, 0, display_mode="w")
+    assert plt.get_fignums() == []
+
+
+def test_bad_surface_inputs(surface_maps):
+    with pytest.raises(ValueError, match=r"index must be an int in \[0, 1\].*got 2"):
+        plot_component(surface_maps, 2)
+    with pytest.raises(ValueError, match=r"views must be one of .*got 'top'"):
+        plot_components_contours(surface_maps, views="top")
+
+
+def test_bad_report_inputs(tmp_path):
+    png = tmp_path / "a.png"
+    with pytest.raises(ValueError, match=r"summary must be a dict.*got list"):
+        write_html_report(tmp_path, title="t", summary=[1, 2])
+    with pytest.raises(ValueError, match=r"component_pngs must be the path of an "
+                                         r"existing image file, got '.*a\.png'"):
+        write_html_report(tmp_path, title="t", summary={}, component_pngs=[png])
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ValueError, match=r"one image per component \(2 explained "
+                                         r"variances\), got 1 images"):
+        write_html_report(tmp_path, title="t", summary={}, component_pngs=[png],
+                          explained_variance=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"explained_variance must be a 1D array.*"
+                                         r"shape \(2, 2\)"):
+        write_html_report(tmp_path, title="t", summary={},
+                          explained_variance=np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"filename must be a file name without a "
+                                         r"directory, got 'x/r\.html'"):
+        write_html_report(tmp_path, title="t", summary={}, filename="x/r.html")
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]
+
+
+def test_import_nimf_does_not_import_matplotlib():
+    code = ("import sys, nimf; nimf.__version__; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
