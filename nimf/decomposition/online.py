@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from .._kernels import codes as _codes
 from .._kernels import online as _online
@@ -564,6 +565,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         n_batches = int(math.ceil(n / b))
         bar = self._progress(n_batches * params["n_epochs"], params)
         stop = False
+        # the products of a step are small: threaded BLAS only adds
+        # synchronisation (measured 5-40x slower on 2 cores), so use one thread
+        limiter = threadpool_limits(limits=1, user_api="blas")
         try:
             for epoch in range(params["n_epochs"]):
                 order = rng.permutation(n) if params["shuffle"] else np.arange(n)
@@ -589,6 +593,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 if stop:
                     break
         finally:
+            limiter.restore_original_limits()
             if bar is not None:
                 bar.close()
         return self
@@ -639,10 +644,11 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if ids is not None and n:
             self._state.ensure_samples(int(ids.max()) + 1)
         b = params["batch_size"]
-        for start in range(0, n, b):
-            rows = np.arange(start, min(start + b, n), dtype=np.int64)
-            self._step(X, rows, None if ids is None else ids[rows], params)
-        self._refresh(params)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, n, b):
+                rows = np.arange(start, min(start + b, n), dtype=np.int64)
+                self._step(X, rows, None if ids is None else ids[rows], params)
+            self._refresh(params)
         self.components_ = self._state.D.copy()
         if self.callback is not None:
             self.callback(self)

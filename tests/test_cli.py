@@ -1,0 +1,76 @@
+"""The nimf command line: outputs written, nothing left behind on failure."""
+import os
+
+import nibabel
+import numpy as np
+import pytest
+
+from nimf.cli import main
+from nimf.datasets import make_rest_study
+
+
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    study = make_rest_study(n_subjects=2, n_scans=60, n_networks=4, resolution=8,
+                            output_dir=folder, random_state=0)
+    return study, folder
+
+
+def test_demo_writes_maps_figures_and_report(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--n-subjects", "3", "--n-scans", "60", "--n-networks", "4",
+                 "--resolution", "8", "--out", str(out)])
+    assert code == 0
+    names = sorted(os.listdir(out))
+    assert names == ["component_00.png", "component_01.png", "component_02.png",
+                     "component_03.png", "components.nii.gz", "contours.png", "report.html"]
+    maps = nibabel.load(out / "components.nii.gz")
+    assert maps.shape[-1] == 4
+    report = (out / "report.html").read_text()
+    assert "recovery of planted networks" in report
+    printed = capsys.readouterr().out
+    assert "recovery of the planted networks" in printed
+    # nothing but the output folder was created next to it
+    assert sorted(os.listdir(tmp_path)) == ["demo"]
+
+
+def test_matrix_demo(tmp_path, capsys):
+    code = main(["demo", "--matrix", "--n-samples", "300", "--n-features", "600",
+                 "--n-components", "3", "--reduction", "3", "--out", str(tmp_path / "m")])
+    assert code == 0
+    assert "recovery of the planted components" in capsys.readouterr().out
+    assert (tmp_path / "m" / "components.png").exists()
+
+
+def test_decompose_on_files_and_globs(small_study, tmp_path):
+    study, folder = small_study
+    mask = tmp_path / "mask.nii.gz"
+    nibabel.save(study.mask_img, mask)
+    out = tmp_path / "res"
+    code = main(["decompose", str(folder / "sub-*_bold.nii.gz"), "--n-components", "3",
+                 "--mask", str(mask), "--t-r", "2", "--out", str(out)])
+    assert code == 0
+    assert nibabel.load(out / "components.nii.gz").shape[-1] == 3
+    assert (out / "report.html").exists() and (out / "component_02.png").exists()
+
+
+def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
+    study, folder = small_study
+    out = tmp_path / "never"
+    code = main(["decompose", str(tmp_path / "missing.nii.gz"), "--n-components", "2",
+                 "--out", str(out)])
+    assert code == 2
+    assert "file not found" in capsys.readouterr().err
+    first = nibabel.load(study.func[0])
+    img3d = nibabel.Nifti1Image(np.asarray(first.dataobj)[..., 0], first.affine)
+    path3d = tmp_path / "vol3d.nii.gz"
+    nibabel.save(img3d, path3d)
+    code = main(["decompose", str(path3d), "--n-components", "2", "--out", str(out)])
+    assert code == 2
+    code = main(["decompose", str(folder / "sub-01_bold.nii.gz"), "--n-components", "500",
+                 "--out", str(out)])
+    assert code == 2
+    assert "n_components must be <=" in capsys.readouterr().err
+    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["vol3d.nii.gz"]
