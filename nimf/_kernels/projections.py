@@ -140,6 +140,34 @@ def _enet_lambda_select(work, n, radius, l1_ratio):
 
 
 @njit(**JIT_KWARGS)
+def _l1_threshold(work, n, total, radius):
+    """Threshold of the projection onto the l1 ball (Michelot's algorithm).
+
+    ``work`` holds ``|u|`` (it is overwritten) and ``total`` its sum, with
+    ``total > radius``.  ``(sum of a superset of the support - r) / its size``
+    is a lower bound of the threshold, so entries at or below it can be
+    dropped; repeating on the survivors reaches the exact support in a few
+    passes over shrinking sets (sparse projections touch few entries after the
+    first pass).
+    """
+    m = n
+    tau = (total - radius) / m
+    while True:
+        kept = 0
+        s = 0.0
+        for i in range(m):
+            x = work[i]
+            if x > tau:
+                work[kept] = x
+                kept += 1
+                s += x
+        if kept == m or kept == 0:
+            return tau
+        m = kept
+        tau = (s - radius) / m
+
+
+@njit(**JIT_KWARGS)
 def project_enet_ball(u, out, radius, l1_ratio, positive, work):
     """Project ``u`` onto the elastic-net ball, writing the result in ``out``.
 
@@ -199,7 +227,10 @@ def project_enet_ball(u, out, radius, l1_ratio, positive, work):
                 x = 0.0
             out[i] = x * scale
         return radius
-    lam = _enet_lambda_select(work, n, radius, l1_ratio)
+    if l1_ratio == 1.0:
+        lam = _l1_threshold(work, n, ab, radius)
+    else:
+        lam = _enet_lambda_select(work, n, radius, l1_ratio)
     thresh = l1_ratio * lam
     denom = 1.0 + 2.0 * a * lam
     sq = 0.0
