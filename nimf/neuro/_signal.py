@@ -845,13 +845,9 @@ def mask_and_clean(img, mask_img, *, smoothing_fwhm=None, detrend=False,
     img = check_niimg_4d(img)
     resample = target_affine is not None or target_shape is not None
     if not _same_grid(img.shape, img.affine, mask.shape, mask_img.affine):
-        if not resample:
-            raise ValueError(
-                "img and mask_img must be on the same grid unless target_affine or "
-                f"target_shape is given: img has shape {img.shape[:3]} and affine\n"
-                f"{img.affine}\nmask_img has shape {mask.shape} and affine\n"
-                f"{mask_img.affine}")
-        # as nilearn: resample the image to the mask cropped to its content
+        # as nilearn's maskers: resample the image to the mask cropped to its
+        # content (the voxel order of the mask is kept)
+        resample = True
         mask_img = crop_img(mask_img, copy=False)
         mask = np.asanyarray(mask_img.dataobj).astype(bool)
         target_affine, target_shape = mask_img.affine, mask_img.shape
