@@ -23,6 +23,7 @@ FORMAT_VERSION = 1
 # name in the file -> (module, class).  Only these can be loaded.
 _REGISTRY = {
     "OnlineDictionaryLearning": ("nimf.decomposition.online", "OnlineDictionaryLearning"),
+    "SparsePCA": ("nimf.decomposition.sparse_pca", "SparsePCA"),
 }
 
 

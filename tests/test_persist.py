@@ -61,3 +61,15 @@ def test_save_load_errors(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.ones(3))
     with pytest.raises(ValueError, match="not a nimf model file"):
         nimf.load_model(tmp_path / "other.npz")
+
+
+def test_sparse_pca_round_trip(tmp_path, rng):
+    from nimf.decomposition import SparsePCA
+
+    X = rng.standard_normal((120, 40))
+    est = SparsePCA(3, random_state=0).fit(X)
+    loaded = nimf.load_model(nimf.save_model(est, tmp_path / "spca"))
+    assert type(loaded) is SparsePCA
+    np.testing.assert_array_equal(loaded.components_, est.components_)
+    np.testing.assert_array_equal(loaded.mean_, est.mean_)
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))

@@ -1,5 +1,6 @@
 """Matrix factorization estimators working on arrays."""
 
 from .online import OnlineDictionaryLearning, online_dict_learning
+from .sparse_pca import SparsePCA
 
-__all__ = ["OnlineDictionaryLearning", "online_dict_learning"]
+__all__ = ["OnlineDictionaryLearning", "online_dict_learning", "SparsePCA"]
