@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 _REGISTRY = {
     "OnlineDictionaryLearning": ("nimf.decomposition.online", "OnlineDictionaryLearning"),
     "SparsePCA": ("nimf.decomposition.sparse_pca", "SparsePCA"),
+    "NMF": ("nimf.decomposition.nmf", "NMF"),
 }
 
 

@@ -73,3 +73,14 @@ def test_sparse_pca_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(loaded.components_, est.components_)
     np.testing.assert_array_equal(loaded.mean_, est.mean_)
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+def test_nmf_round_trip(tmp_path, rng):
+    from nimf.decomposition import NMF
+
+    X = np.abs(rng.standard_normal((60, 30)))
+    est = NMF(3, init="nndsvda", max_iter=1000, random_state=0).fit(X)
+    loaded = nimf.load_model(nimf.save_model(est, tmp_path / "nmf"))
+    assert type(loaded) is NMF
+    np.testing.assert_array_equal(loaded.components_, est.components_)
+    np.testing.assert_allclose(loaded.transform(X), est.transform(X))

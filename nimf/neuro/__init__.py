@@ -1,5 +1,7 @@
 """nilearn estimators: 4D and surface images in, component maps out."""
 
 from .dict_learning import DictLearning
+from .nmf import NMF
+from .sparse_pca import SparsePCA
 
-__all__ = ["DictLearning"]
+__all__ = ["DictLearning", "NMF", "SparsePCA"]

@@ -1,0 +1,800 @@
+"""Non-negative matrix factorization (NMF).
+
+``X ~ W H`` with ``W`` (codes, ``n_samples x n_components``) and ``H``
+(``components_``, ``n_components x n_features``) non-negative, fitted by
+
+- HALS / cyclic coordinate descent for the Frobenius loss (``solver='cd'``):
+  the large products ``X H^T`` and ``X^T W`` go to BLAS, and every row of a
+  factor is then swept several times by a compiled kernel, which costs little
+  compared with the products (accelerated HALS, Gillis & Glineur 2012);
+- multiplicative updates for any beta-divergence (``solver='mu'``): Frobenius,
+  Kullback-Leibler (count data), Itakura-Saito;
+- semi-NMF (``semi=True``): only ``H`` is non-negative, ``W`` is free, and ``X``
+  may have any sign;
+- mini-batch / online updates (``partial_fit``) that keep the sufficient
+  statistics ``A = sum W^T W`` and ``B = sum W^T X`` of the chunks seen.
+
+The objective and the scaling of the penalties are those of
+:class:`sklearn.decomposition.NMF`, so objectives can be compared::
+
+    1/2 ||X - W H||_loss^2
+      + alpha_W l1_ratio n_features ||W||_1 + 1/2 alpha_W (1 - l1_ratio) n_features ||W||_F^2
+      + alpha_H l1_ratio n_samples ||H||_1  + 1/2 alpha_H (1 - l1_ratio) n_samples ||H||_F^2
+
+The compiled kernels live in :mod:`nimf._kernels.nmf`; the first call compiles
+them (a few seconds, cached on disk afterwards).
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.extmath import randomized_svd
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._kernels import nmf as _nmf
+from .._validation import check_bool, check_float, check_int, check_option
+
+__all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
+
+EPSILON = np.finfo(np.float32).eps
+_INITS = ("random", "nndsvd", "nndsvda", "nndsvdar", "custom")
+_SOLVERS = ("cd", "mu")
+_BETA_NAMES = {"frobenius": 2.0, "kullback-leibler": 1.0, "itakura-saito": 0.0}
+# accelerated HALS: stop sweeping a row when it moves less than this fraction
+# of its first move (Gillis & Glineur 2012 use 0.1; 0.3 is faster here)
+_INNER_TOL = 0.3
+# a sweep of the compiled kernel costs k^2 per row against n_other * k for the
+# BLAS product, which runs about ten times more flops per second: spend at
+# most ~5% of the product's flop count on extra sweeps
+_SWEEP_BUDGET = 0.05
+_MAX_SWEEPS = 10
+
+
+# ----------------------------------------------------------------- helpers
+def _beta_to_float(beta_loss):
+    if isinstance(beta_loss, str):
+        check_option(beta_loss, "beta_loss", tuple(_BETA_NAMES))
+        return _BETA_NAMES[beta_loss]
+    if isinstance(beta_loss, (bool, np.bool_)) or not isinstance(beta_loss, numbers.Real):
+        raise ValueError(
+            "beta_loss must be 'frobenius', 'kullback-leibler', 'itakura-saito' "
+            f"or a real number, got {beta_loss!r}")
+    return check_float(beta_loss, "beta_loss")
+
+
+def beta_divergence(X, W, H, beta, square_root=False):
+    """Beta-divergence between ``X`` and ``W H`` (dense, float64 accumulation).
+
+    ``beta=2`` is ``1/2 ||X - W H||_F^2``, ``beta=1`` the (generalised)
+    Kullback-Leibler divergence, ``beta=0`` the Itakura-Saito divergence.
+    With ``square_root`` returns ``sqrt(2 d)``, scikit-learn's
+    ``reconstruction_err_`` (the Frobenius norm of the residual for ``beta=2``).
+    """
+    beta = _beta_to_float(beta)
+    X = np.asarray(X, dtype=np.float64)
+    WH = np.asarray(W, dtype=np.float64) @ np.asarray(H, dtype=np.float64)
+    if beta == 2.0:
+        res = 0.5 * float(np.sum((X - WH) ** 2))
+    else:
+        WH = np.maximum(WH, EPSILON)
+        if beta == 1.0:
+            pos = X > EPSILON
+            Xp = X[pos]
+            res = float(np.sum(Xp * np.log(Xp / WH[pos]))) - float(X.sum()) + float(WH.sum())
+        elif beta == 0.0:
+            ratio = X / WH
+            res = float(np.sum(ratio) - np.sum(np.log(ratio)) - X.size)
+        else:
+            Xc = np.maximum(X, EPSILON) if beta < 0 else X
+            res = float(np.sum(Xc ** beta + (beta - 1) * WH ** beta
+                               - beta * Xc * WH ** (beta - 1))) / (beta * (beta - 1))
+    res = max(res, 0.0)
+    return float(np.sqrt(2 * res)) if square_root else res
+
+
+def _penalties(alpha_W, alpha_H, l1_ratio, n_samples, n_features):
+    """Absolute (l1_W, l1_H, l2_W, l2_H) penalties, scaled as in scikit-learn."""
+    return (n_features * alpha_W * l1_ratio, n_samples * alpha_H * l1_ratio,
+            n_features * alpha_W * (1.0 - l1_ratio), n_samples * alpha_H * (1.0 - l1_ratio))
+
+
+def _penalty_value(W, H, l1_W, l1_H, l2_W, l2_H):
+    value = 0.0
+    if l1_W:
+        value += l1_W * float(np.abs(W).sum(dtype=np.float64))
+    if l2_W:
+        value += 0.5 * l2_W * float(np.sum(W.astype(np.float64) ** 2))
+    if l1_H:
+        value += l1_H * float(np.abs(H).sum(dtype=np.float64))
+    if l2_H:
+        value += 0.5 * l2_H * float(np.sum(H.astype(np.float64) ** 2))
+    return value
+
+
+def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None):
+    """Non-negative double SVD initialisation (Boutsidis & Gallopoulos 2008).
+
+    From the leading ``n_components`` singular triplets ``(u_j, s_j, v_j)`` of
+    ``X``: the first pair is ``sqrt(s_1) (|u_1|, |v_1|)``; for the others, the
+    positive parts ``(u+, v+)`` or negative parts ``(u-, v-)`` are kept,
+    whichever has the larger product of norms ``m``, rescaled by
+    ``sqrt(s_j m)``.  Entries below ``eps`` are zero ('nndsvd'), filled with
+    the mean of ``X`` ('nndsvda') or small random values ('nndsvdar').
+
+    Returns ``W`` of shape (n_samples, n_components) and ``H`` of shape
+    (n_components, n_features), in the dtype of ``X``.
+    """
+    rng = check_random_state(random_state)
+    U, S, Vt = randomized_svd(X, n_components, random_state=rng)
+    W = np.zeros((X.shape[0], n_components), dtype=X.dtype)
+    H = np.zeros((n_components, X.shape[1]), dtype=X.dtype)
+    for j in range(n_components):
+        u, v = U[:, j], Vt[j]
+        if j == 0:
+            # the leading singular vectors of a non-negative matrix have one sign
+            W[:, 0] = np.sqrt(S[0]) * np.abs(u)
+            H[0] = np.sqrt(S[0]) * np.abs(v)
+            continue
+        up, vp = np.maximum(u, 0), np.maximum(v, 0)
+        un, vn = np.maximum(-u, 0), np.maximum(-v, 0)
+        nup, nvp = np.linalg.norm(up), np.linalg.norm(vp)
+        nun, nvn = np.linalg.norm(un), np.linalg.norm(vn)
+        if nup * nvp >= nun * nvn:
+            a, b, na, nb = up, vp, nup, nvp
+        else:
+            a, b, na, nb = un, vn, nun, nvn
+        if na * nb == 0:
+            continue
+        scale = np.sqrt(S[j] * na * nb)
+        W[:, j] = scale * a / na
+        H[j] = scale * b / nb
+    W[W < eps] = 0
+    H[H < eps] = 0
+    if variant == "nndsvda":
+        avg = abs(float(X.mean()))
+        W[W == 0] = avg
+        H[H == 0] = avg
+    elif variant == "nndsvdar":
+        avg = abs(float(X.mean()))
+        zw, zh = W == 0, H == 0
+        W[zw] = np.abs(avg * rng.standard_normal(int(zw.sum())) / 100)
+        H[zh] = np.abs(avg * rng.standard_normal(int(zh.sum())) / 100)
+    return W, H
+
+
+def _initialize(X, n_components, init, rng):
+    n, p = X.shape
+    if init == "random":
+        avg = np.sqrt(abs(float(X.mean())) / n_components)
+        H = np.abs(avg * rng.standard_normal((n_components, p))).astype(X.dtype)
+        W = np.abs(avg * rng.standard_normal((n, n_components))).astype(X.dtype)
+        return W, H
+    return nndsvd(X, n_components, variant=init, random_state=rng)
+
+
+# ---------------------------------------------------------------- solvers
+def _cd_sweeps(n_other, k, inner):
+    """Maximum sweeps per row: a sweep costs k^2 against n_other k for the product."""
+    if not inner:
+        return 1
+    return int(max(1, min(_MAX_SWEEPS, 1 + _SWEEP_BUDGET * n_other / max(k, 1))))
+
+
+def _solve_codes(X, H, l1_W, l2_W, semi, max_iter=200, tol=1e-4, W=None):
+    """Codes ``W`` of ``X`` for fixed components ``H`` (Frobenius loss)."""
+    n = X.shape[0]
+    k = H.shape[0]
+    HHt = H @ H.T
+    XHt = X @ H.T
+    if semi and l1_W == 0:
+        M = HHt.astype(np.float64) + l2_W * np.eye(k)
+        try:
+            return linalg.solve(M, XHt.T.astype(np.float64), assume_a="pos").T.astype(X.dtype)
+        except (linalg.LinAlgError, ValueError):
+            return np.linalg.lstsq(M, XHt.T.astype(np.float64), rcond=None)[0].T.astype(X.dtype)
+    if W is None:
+        W = np.zeros((n, k), dtype=X.dtype)
+    order = np.arange(k, dtype=np.int64)
+    # every row is its own small problem: sweep it to convergence
+    _nmf.hals_rows(W, HHt, np.ascontiguousarray(XHt.T), l1_W, l2_W, order, max_iter, tol,
+                   not semi, np.empty(k))
+    return W
+
+
+def _fit_cd(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, semi, shuffle, rng,
+            verbose, callback, inner=True):
+    """HALS for the Frobenius loss.  Returns W, H, n_iter, losses."""
+    n, p = X.shape
+    k = H.shape[0]
+    Ht = np.ascontiguousarray(H.T)
+    W = np.ascontiguousarray(W)
+    sq_norm = float(np.dot(X.ravel().astype(np.float64), X.ravel().astype(np.float64))) \
+        if X.dtype == np.float32 else float(np.vdot(X, X))
+    sweeps_W = _cd_sweeps(p, k, inner)
+    sweeps_H = _cd_sweeps(n, k, inner)
+    order = np.arange(k, dtype=np.int64)
+    violation_init = None
+    losses = []
+    n_iter = 0
+    grad = np.empty(k)
+    for n_iter in range(1, max_iter + 1):
+        if shuffle:
+            order = rng.permutation(k).astype(np.int64)
+        HHt = Ht.T @ Ht
+        # (k, n) products: the layouts BLAS computes fastest from a C-ordered X
+        HXt = Ht.T @ X.T
+        if semi and l1_W == 0:
+            M = HHt.astype(np.float64) + l2_W * np.eye(k)
+            W_new = linalg.lstsq(M, HXt.astype(np.float64), check_finite=False)[0].T
+            violation = float(np.abs(W_new - W).sum())
+            W[:] = W_new
+        else:
+            violation = _nmf.hals_rows(W, HHt, HXt, l1_W, l2_W, order, sweeps_W,
+                                       _INNER_TOL, not semi, grad)
+        if shuffle:
+            order = rng.permutation(k).astype(np.int64)
+        WtW = W.T @ W
+        WtX = W.T @ X
+        violation += _nmf.hals_rows(Ht, WtW, WtX, l1_H, l2_H, order, sweeps_H,
+                                    _INNER_TOL, True, grad)
+        loss = _nmf.frobenius_from_stats(sq_norm, WtX, Ht.T, WtW, Ht.T @ Ht)
+        loss += _penalty_value(W, Ht, l1_W, l1_H, l2_W, l2_H)
+        losses.append(loss)
+        if violation_init is None:
+            violation_init = violation
+        if verbose:
+            print(f"NMF iteration {n_iter}: objective {loss:.6g}, "
+                  f"violation {violation / max(violation_init, 1e-300):.3g}")
+        if callback is not None and callback(n_iter, W, Ht.T):
+            break
+        if violation_init == 0 or violation <= tol * violation_init:
+            break
+    return W, np.ascontiguousarray(Ht.T), n_iter, losses
+
+
+def _mu_step_W(X, W, H, beta, l1, l2, semi_gamma):
+    if beta == 2.0:
+        numer = X @ H.T
+        denom = W @ (H @ H.T)
+    else:
+        WH = W @ H
+        num = np.empty_like(WH)
+        den = np.empty_like(WH)
+        _nmf.mu_ratio(X, WH, beta, EPSILON, num, den)
+        numer = num @ H.T
+        denom = np.broadcast_to(H.sum(axis=1), W.shape).copy() if beta == 1.0 else den @ H.T
+    if l1:
+        denom += l1
+    if l2:
+        denom += l2 * W
+    np.maximum(denom, EPSILON, out=denom)
+    delta = numer / denom
+    if semi_gamma != 1.0:
+        delta **= semi_gamma
+    W *= delta
+    return W
+
+
+def _gamma(beta):
+    # exponent making the updates monotone (Fevotte & Idier 2011)
+    if beta < 1:
+        return 1.0 / (2.0 - beta)
+    if beta > 2:
+        return 1.0 / (beta - 1.0)
+    return 1.0
+
+
+def _fit_mu(X, W, H, beta, tol, max_iter, l1_W, l1_H, l2_W, l2_H, update_H, verbose,
+            callback):
+    """Multiplicative updates for the beta-divergence.  Returns W, H, n_iter, losses."""
+    gamma = _gamma(beta)
+    W = np.array(W, copy=True)
+    Ht = np.array(H.T, copy=True)
+    Xt = np.ascontiguousarray(X.T)
+    loss0 = beta_divergence(X, W, H, beta) + _penalty_value(W, H, l1_W, l1_H, l2_W, l2_H)
+    previous = loss0
+    losses = [loss0]
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        W = _mu_step_W(X, W, H, beta, l1_W, l2_W, gamma)
+        if beta <= 1:
+            # keep factors away from exact zeros, where the updates get stuck
+            W[W < np.finfo(X.dtype).eps] = 0.0
+        if update_H:
+            Ht = _mu_step_W(Xt, Ht, W.T, beta, l1_H, l2_H, gamma)
+            if beta <= 1:
+                Ht[Ht < np.finfo(X.dtype).eps] = 0.0
+            H = np.ascontiguousarray(Ht.T)
+        if callback is not None and callback(n_iter, W, H):
+            break
+        if n_iter % 10 == 0:
+            loss = beta_divergence(X, W, H, beta) + _penalty_value(W, H, l1_W, l1_H, l2_W, l2_H)
+            losses.append(loss)
+            if verbose:
+                print(f"NMF iteration {n_iter}: objective {loss:.6g}")
+            if tol > 0 and (previous - loss) / max(loss0, 1e-300) < tol:
+                break
+            previous = loss
+    return W, H, n_iter, losses
+
+
+# -------------------------------------------------------------- estimator
+class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Non-negative matrix factorization: ``X ~ W H`` with ``W, H >= 0``.
+
+    Minimises::
+
+        1/2 ||X - W H||_loss^2
+          + alpha_W l1_ratio n_features ||W||_1
+          + 1/2 alpha_W (1 - l1_ratio) n_features ||W||_F^2
+          + alpha_H l1_ratio n_samples ||H||_1
+          + 1/2 alpha_H (1 - l1_ratio) n_samples ||H||_F^2
+
+    where ``1/2 ||.||_loss^2`` is the beta-divergence (half the squared
+    Frobenius norm by default), with the same penalty scaling as
+    :class:`sklearn.decomposition.NMF`: switching is a change of import.
+
+    The 'cd' solver is HALS (cyclic coordinate descent) whose per-row sweeps
+    run in compiled numba kernels and are repeated while cheap compared with
+    the products ``X H^T`` and ``X^T W`` (accelerated HALS), so it reaches a
+    given error in far fewer passes over the data than one sweep per pass.
+    The first call compiles the kernels (a few seconds, cached on disk).
+
+    Parameters
+    ----------
+    n_components : int or {'auto'} or None, default='auto'
+        Number of components. 'auto' or None: taken from ``H`` when
+        ``init='custom'``, otherwise ``n_features``.
+
+    init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
+        Initialisation. None: 'nndsvda' if ``n_components <= min(n_samples,
+        n_features)``, else 'random'. 'custom' uses the ``W`` and ``H`` given
+        to ``fit_transform``.
+
+    solver : {'cd', 'mu'}, default='cd'
+        'cd' is HALS coordinate descent (Frobenius loss only); 'mu' the
+        multiplicative updates (any beta-divergence).
+
+    beta_loss : float or {'frobenius', 'kullback-leibler', 'itakura-saito'}, \
+            default='frobenius'
+        Beta-divergence to minimise. Anything but 'frobenius' needs
+        ``solver='mu'``; values <= 0 need strictly positive ``X``.
+
+    tol : float, default=1e-4
+        Tolerance of the stopping condition: for 'cd', the violation of the
+        optimality conditions relative to the first iteration; for 'mu', the
+        decrease of the objective over 10 iterations relative to the initial
+        objective.
+
+    max_iter : int, default=200
+        Maximum number of iterations.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the 'random' and 'nndsvdar' initialisations, the SVD and the
+        coordinate order when ``shuffle``.
+
+    alpha_W : float, default=0.0
+        Penalty on ``W`` (multiplied by ``n_features``).
+
+    alpha_H : float or 'same', default='same'
+        Penalty on ``H`` (multiplied by ``n_samples``); 'same' uses ``alpha_W``.
+
+    l1_ratio : float, default=0.0
+        Elastic-net mixing of the penalties: 0 is l2, 1 is l1.
+
+    verbose : int, default=0
+        Print the objective at each iteration when > 0.
+
+    shuffle : bool, default=False
+        Visit the components in a random order at each 'cd' update.
+
+    semi : bool, default=False
+        Semi-NMF: only ``H`` is constrained, ``W`` is free (its update is a
+        least-squares solve) and ``X`` may have negative entries.  'cd' only.
+
+    forget_factor : float, default=0.7
+        ``partial_fit`` only: weight in (0, 1] of the statistics of the chunks
+        already seen when a new chunk arrives; 1 sums all chunks equally,
+        smaller values forget codes computed with early, poor components.
+
+    callback : callable, default=None
+        Called as ``callback(n_iter, W, H)`` after each iteration of ``fit``;
+        if it returns True, fitting stops.  Do not modify ``W`` and ``H``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The factor ``H``.
+
+    n_components_ : int
+        Number of components.
+
+    reconstruction_err_ : float
+        ``sqrt(2 d(X, W H))`` for the beta-divergence ``d`` at the end of fit:
+        the Frobenius norm of the residual for the Frobenius loss.
+
+    n_iter_ : int
+        Number of iterations run.
+
+    loss_curve_ : list of float
+        Objective (loss plus penalties) after each 'cd' iteration (every 10
+        iterations for 'mu').
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    References
+    ----------
+    .. [1] D. Lee, H. S. Seung. "Learning the parts of objects by non-negative
+       matrix factorization", Nature 401, 1999.
+    .. [2] A. Cichocki, A.-H. Phan. "Fast local algorithms for large scale
+       nonnegative matrix and tensor factorizations", IEICE Trans. 92(3), 2009.
+    .. [3] N. Gillis, F. Glineur. "Accelerated multiplicative updates and
+       hierarchical ALS algorithms for nonnegative matrix factorization",
+       Neural Computation 24(4), 2012.
+    .. [4] C. Boutsidis, E. Gallopoulos. "SVD based initialization: a head start
+       for nonnegative matrix factorization", Pattern Recognition 41, 2008.
+    .. [5] C. Fevotte, J. Idier. "Algorithms for nonnegative matrix
+       factorization with the beta-divergence", Neural Computation 23(9), 2011.
+    .. [6] C. Ding, T. Li, M. I. Jordan. "Convex and semi-nonnegative matrix
+       factorizations", IEEE TPAMI 32(1), 2010.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nimf.decomposition.nmf import NMF
+    >>> X = np.array([[1, 1], [2, 1], [3, 1.2], [4, 1], [5, 0.8], [6, 1]])
+    >>> model = NMF(n_components=2, init='random', random_state=0)
+    >>> W = model.fit_transform(X)
+    >>> model.components_.shape
+    (2, 2)
+    """
+
+    def __init__(self, n_components="auto", *, init=None, solver="cd",
+                 beta_loss="frobenius", tol=1e-4, max_iter=200, random_state=None,
+                 alpha_W=0.0, alpha_H="same", l1_ratio=0.0, verbose=0, shuffle=False,
+                 semi=False, forget_factor=0.7, callback=None):
+        self.n_components = n_components
+        self.init = init
+        self.solver = solver
+        self.beta_loss = beta_loss
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
+        self.verbose = verbose
+        self.shuffle = shuffle
+        self.semi = semi
+        self.forget_factor = forget_factor
+        self.callback = callback
+
+    # ------------------------------------------------------------- checks
+    def _check_params(self):
+        p = {}
+        if self.n_components is None or (isinstance(self.n_components, str)
+                                          and self.n_components == "auto"):
+            p["n_components"] = "auto"
+        else:
+            if isinstance(self.n_components, str):
+                raise ValueError(
+                    f"n_components must be a positive int, 'auto' or None, got {self.n_components!r}")
+            p["n_components"] = check_int(self.n_components, "n_components", min_val=1)
+        p["init"] = None if self.init is None else check_option(self.init, "init", _INITS)
+        p["solver"] = check_option(self.solver, "solver", _SOLVERS)
+        p["beta"] = _beta_to_float(self.beta_loss)
+        p["tol"] = check_float(self.tol, "tol", low=0.0)
+        p["max_iter"] = check_int(self.max_iter, "max_iter", min_val=1)
+        p["alpha_W"] = check_float(self.alpha_W, "alpha_W", low=0.0)
+        if isinstance(self.alpha_H, str) and self.alpha_H == "same":
+            p["alpha_H"] = p["alpha_W"]
+        else:
+            if isinstance(self.alpha_H, str):
+                raise ValueError(f"alpha_H must be a float >= 0 or 'same', got {self.alpha_H!r}")
+            p["alpha_H"] = check_float(self.alpha_H, "alpha_H", low=0.0)
+        p["l1_ratio"] = check_float(self.l1_ratio, "l1_ratio", low=0.0, high=1.0)
+        p["verbose"] = check_int(int(self.verbose) if isinstance(self.verbose, bool)
+                                 else self.verbose, "verbose", min_val=0)
+        p["shuffle"] = check_bool(self.shuffle, "shuffle")
+        p["semi"] = check_bool(self.semi, "semi")
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError(f"callback must be a callable or None, got {self.callback!r}")
+        if p["beta"] != 2.0 and p["solver"] != "mu":
+            raise ValueError(
+                f"beta_loss={self.beta_loss!r} needs solver='mu' (solver='cd' only "
+                f"handles the Frobenius loss), got solver={self.solver!r}")
+        if p["semi"] and p["solver"] != "cd":
+            raise ValueError(f"semi=True needs solver='cd', got solver={self.solver!r}")
+        return p
+
+    def _validate_X(self, X, reset, params):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
+                          reset=reset, ensure_min_samples=1, ensure_min_features=1)
+        if not params["semi"]:
+            negative = X < 0
+            if negative.any():
+                raise ValueError(
+                    "Negative values in data passed to NMF: X must be non-negative "
+                    f"(or use semi=True), got {int(negative.sum())} negative entries "
+                    f"(minimum {float(X.min()):g})")
+        if params["beta"] <= 0:
+            zeros = X <= 0
+            if zeros.any():
+                raise ValueError(
+                    f"beta_loss={self.beta_loss!r} (beta <= 0) needs strictly positive X, "
+                    f"got {int(zeros.sum())} zero entries and "
+                    f"{int(np.sum(~X.any(axis=1)))} all-zero rows; add a small "
+                    "constant to X or use beta_loss > 0")
+        return X
+
+    def _resolve_n_components(self, params, X, H=None):
+        k = params["n_components"]
+        if k == "auto":
+            k = H.shape[0] if H is not None else X.shape[1]
+        return k
+
+    def _check_factor(self, A, shape, name, X, nonneg=True):
+        if A is None:
+            raise ValueError(f"init='custom' needs {name}, got None")
+        A = np.asarray(A)
+        if A.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got an array of shape {A.shape}")
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if nonneg and np.any(A < 0):
+            raise ValueError(
+                f"{name} must be non-negative, got {int(np.sum(A < 0))} negative entries "
+                f"(minimum {float(A.min()):g})")
+        return np.array(A, dtype=X.dtype, order="C", copy=True)
+
+    # ---------------------------------------------------------------- fit
+    def fit_transform(self, X, y=None, W=None, H=None):
+        """Learn the factorization of ``X`` and return the codes ``W``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data (non-negative unless ``semi=True``). float32 stays float32.
+        y : Ignored
+        W : array-like of shape (n_samples, n_components), default=None
+            Initial codes, used when ``init='custom'``.
+        H : array-like of shape (n_components, n_features), default=None
+            Initial components, used when ``init='custom'``.
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+        """
+        params = self._check_params()
+        X = self._validate_X(X, reset=True, params=params)
+        n, p = X.shape
+        init = params["init"]
+        if init == "custom":
+            k = self._resolve_n_components(params, X, H=None if H is None else np.asarray(H))
+        else:
+            k = self._resolve_n_components(params, X)
+            if W is not None or H is not None:
+                warnings.warn("When init!='custom', provided W or H are ignored. Set "
+                              "init='custom' to use them as initialization.", RuntimeWarning)
+        if init is None:
+            init = "nndsvda" if k <= min(n, p) else "random"
+        if init in ("nndsvd", "nndsvda", "nndsvdar") and k > min(n, p):
+            raise ValueError(
+                f"init={init!r} needs n_components <= min(n_samples, n_features) = "
+                f"{min(n, p)}, got n_components={k}")
+        rng = check_random_state(self.random_state)
+        if init == "custom":
+            W = self._check_factor(W, (n, k), "W", X, nonneg=not params["semi"])
+            H = self._check_factor(H, (k, p), "H", X)
+        else:
+            W, H = _initialize(X, k, init, rng)
+            if params["semi"]:
+                W = np.ascontiguousarray(W)
+        l1_W, l1_H, l2_W, l2_H = _penalties(params["alpha_W"], params["alpha_H"],
+                                            params["l1_ratio"], n, p)
+        if params["solver"] == "cd":
+            W, H, n_iter, losses = _fit_cd(
+                X, W, H, params["tol"], params["max_iter"], l1_W, l1_H, l2_W, l2_H,
+                params["semi"], params["shuffle"], rng, params["verbose"], self.callback)
+        else:
+            W, H, n_iter, losses = _fit_mu(
+                X, W, H, params["beta"], params["tol"], params["max_iter"], l1_W, l1_H,
+                l2_W, l2_H, True, params["verbose"], self.callback)
+        if n_iter == params["max_iter"] and params["tol"] > 0:
+            warnings.warn(
+                f"Maximum number of iterations {params['max_iter']} reached before "
+                "convergence. Increase max_iter to improve convergence.",
+                ConvergenceWarning)
+        self.components_ = H
+        self.n_components_ = k
+        self.n_iter_ = n_iter
+        self.loss_curve_ = losses
+        self.reconstruction_err_ = beta_divergence(X, W, H, params["beta"], square_root=True)
+        self._beta = params["beta"]
+        for name in ("_stats_A", "_stats_B"):
+            if hasattr(self, name):
+                delattr(self, name)
+        return W
+
+    def fit(self, X, y=None, **fit_params):
+        """Learn the factorization of ``X``; returns ``self``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        **fit_params
+            ``W`` and ``H`` for ``init='custom'``.
+        """
+        self.fit_transform(X, **fit_params)
+        return self
+
+    def transform(self, X):
+        """Codes ``W`` of ``X`` for the fitted components (``H`` fixed).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        params = self._check_params()
+        X = self._validate_X(X, reset=False, params=params)
+        H = self.components_.astype(X.dtype, copy=False)
+        n, p = X.shape
+        l1_W, _, l2_W, _ = _penalties(params["alpha_W"], params["alpha_H"],
+                                      params["l1_ratio"], n, p)
+        if params["solver"] == "mu":
+            avg = np.sqrt(abs(float(X.mean())) / H.shape[0])
+            W = np.full((n, H.shape[0]), avg, dtype=X.dtype)
+            W, _, _, _ = _fit_mu(X, W, H, params["beta"], params["tol"], params["max_iter"],
+                                 l1_W, 0.0, l2_W, 0.0, False, 0, None)
+            return W
+        return _solve_codes(X, H, l1_W, l2_W, params["semi"], max_iter=params["max_iter"],
+                            tol=1e-4)
+
+    def inverse_transform(self, X):
+        """Data ``W H`` from codes ``W`` of shape (n_samples, n_components)."""
+        check_is_fitted(self)
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"expected codes of shape (n_samples, {self.components_.shape[0]}), "
+                f"got an array of shape {X.shape}")
+        return X @ self.components_
+
+    def _partial_fit_mu(self, X, H, params):
+        # stochastic multiplicative update: accumulate the numerator and the
+        # denominator of the update of H over chunks (Lefevre et al. 2011)
+        n, p = X.shape
+        beta = params["beta"]
+        k = H.shape[0]
+        avg = np.sqrt(abs(float(X.mean())) / k)
+        W = np.full((n, k), avg, dtype=X.dtype)
+        l1_W, _, l2_W, _ = _penalties(params["alpha_W"], params["alpha_H"],
+                                      params["l1_ratio"], n, p)
+        W, _, _, _ = _fit_mu(X, W, H, beta, 1e-4, 50, l1_W, 0.0, l2_W, 0.0, False, 0, None)
+        rho = params["forget_factor"]
+        WH = W @ H
+        num, den = np.empty_like(WH), np.empty_like(WH)
+        _nmf.mu_ratio(X, WH, beta, EPSILON, num, den)
+        numer = (W.T @ num) * H
+        denom = W.T @ den
+        self._stats_A *= rho
+        self._stats_A += numer
+        self._stats_B *= rho
+        self._stats_B += denom
+        self.n_samples_seen_ = rho * self.n_samples_seen_ + n
+        _, l1_H, _, l2_H = _penalties(params["alpha_W"], params["alpha_H"],
+                                      params["l1_ratio"], self.n_samples_seen_, p)
+        H_new = self._stats_A / np.maximum(self._stats_B + l1_H + l2_H * H, EPSILON)
+        H_new **= _gamma(beta)
+        return W, H_new.astype(X.dtype)
+
+    # ------------------------------------------------------------ online
+    def partial_fit(self, X, y=None):
+        """Update the components from one chunk of samples (online NMF).
+
+        The codes of the chunk are computed for the current components, their
+        sufficient statistics ``A <- rho A + W^T W`` and ``B <- rho B + W^T X``
+        are accumulated (``rho = forget_factor``), and the components are
+        updated by HALS on ``A`` and ``B``: ``H`` minimises the weighted sum of
+        ``1/2 ||X_c - W_c H||^2`` over the chunks, for the codes found along
+        the way (Mairal et al. 2010).  For other beta-divergences
+        (``solver='mu'``) the numerator and denominator of the multiplicative
+        update of ``H`` are accumulated instead (as in scikit-learn's
+        ``MiniBatchNMF``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        params = self._check_params()
+        params["forget_factor"] = check_float(self.forget_factor, "forget_factor", low=0.0,
+                                              high=1.0, low_open=True)
+        first = not hasattr(self, "_stats_A")
+        X = self._validate_X(X, reset=first, params=params)
+        n, p = X.shape
+        if first:
+            k = self._resolve_n_components(params, X)
+            init = params["init"] or ("nndsvda" if k <= min(n, p) else "random")
+            if init == "custom":
+                raise ValueError("init='custom' is not supported by partial_fit, got init='custom'")
+            if init != "random" and k > min(n, p):
+                init = "random"
+            self._rng = check_random_state(self.random_state)
+            _, H = _initialize(X, k, init, self._rng)
+            self.components_ = H
+            self.n_components_ = k
+            shape_A = (k, k) if params["beta"] == 2.0 else (k, p)
+            self._stats_A = np.zeros(shape_A, dtype=np.float64)
+            self._stats_B = np.zeros((k, p), dtype=np.float64)
+            self.n_samples_seen_ = 0
+            self.n_steps_ = 0
+        H = self.components_.astype(X.dtype, copy=False)
+        if params["beta"] != 2.0:
+            W, self.components_ = self._partial_fit_mu(X, H, params)
+        else:
+            W = self._partial_fit_cd(X, H, params)
+        self.n_steps_ += 1
+        self.n_iter_ = self.n_steps_
+        self.reconstruction_err_ = beta_divergence(X, W, self.components_, params["beta"],
+                                                   square_root=True)
+        return self
+
+    def _partial_fit_cd(self, X, H, params):
+        n, p = X.shape
+        k = H.shape[0]
+        l1_W, _, l2_W, _ = _penalties(params["alpha_W"], params["alpha_H"],
+                                      params["l1_ratio"], n, p)
+        W = _solve_codes(X, H, l1_W, l2_W, params["semi"], max_iter=50, tol=1e-3)
+        # older codes were computed with worse components: forget them gradually
+        rho = params["forget_factor"]
+        self._stats_A *= rho
+        self._stats_A += W.T.astype(np.float64) @ W
+        self._stats_B *= rho
+        self._stats_B += (W.T @ X).astype(np.float64)
+        self.n_samples_seen_ = rho * self.n_samples_seen_ + n
+        _, l1_H, _, l2_H = _penalties(params["alpha_W"], params["alpha_H"],
+                                      params["l1_ratio"], self.n_samples_seen_, p)
+        Ht = np.ascontiguousarray(H.T, dtype=np.float64)
+        order = np.arange(k, dtype=np.int64)
+        _nmf.hals_rows(Ht, self._stats_A, self._stats_B, l1_H, l2_H, order, 50, 1e-3,
+                       True, np.empty(k))
+        self.components_ = np.ascontiguousarray(Ht.T, dtype=X.dtype)
+        return W
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = not self.semi
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def non_negative_factorization(X, W=None, H=None, n_components="auto", **params):
+    """NMF, function form: returns ``W``, ``H`` and the number of iterations.
+
+    Fits :class:`NMF` (any of its parameters, by keyword) on ``X``, starting
+    from ``W`` and ``H`` when ``init='custom'``.
+    """
+    est = NMF(n_components=n_components, **params)
+    W = est.fit_transform(X, W=W, H=H)
+    return W, est.components_, est.n_iter_

@@ -1,0 +1,376 @@
+"""NMF: kernels against references, objectives, ground truth, contract, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import NMF as SklearnNMF
+from sklearn.decomposition._nmf import _initialize_nmf
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import naive_nmf as naive
+from nimf._kernels import nmf as kernels
+from nimf.decomposition.nmf import NMF, _penalties, beta_divergence, nndsvd
+
+
+def planted(rng, n=120, p=90, k=4, density=0.4, noise=0.0):
+    W = rng.rand(n, k) * (rng.rand(n, k) < density)
+    H = rng.rand(k, p) * (rng.rand(k, p) < density)
+    # every component is used and has support
+    W[np.arange(k), np.arange(k)] += 1.0
+    H[np.arange(k), np.arange(k)] += 1.0
+    X = W @ H + noise * rng.rand(n, p)
+    return X, W, H
+
+
+def matched_cosine(found, truth):
+    """Mean cosine of the Hungarian matching of found to true rows."""
+    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
+    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
+    sim = t @ f.T
+    r, c = linear_sum_assignment(-sim)
+    return sim[r, c].mean()
+
+
+def tol_for(dtype):
+    return 1e-9 if np.dtype(dtype) == np.float64 else 2e-3
+
+
+# ------------------------------------------------------------------ kernels
+@pytest.mark.parametrize("positive", [True, False])
+@pytest.mark.parametrize("sweeps,l1,l2", [(1, 0.0, 0.0), (4, 0.3, 0.0), (7, 0.1, 0.5)])
+def test_hals_rows_matches_reference(rng, dtype, positive, sweeps, l1, l2):
+    n, k = 15, 5
+    A = rng.rand(30, k).astype(dtype)
+    G = (A.T @ A).astype(dtype)
+    Bt = rng.randn(k, n).astype(dtype) * 3
+    F = np.abs(rng.randn(n, k)).astype(dtype)
+    F[rng.rand(n, k) < 0.3] = 0
+    order = rng.permutation(k).astype(np.int64)
+    expected, viol_expected = naive.hals_rows(F, G, Bt, l1, l2, order, sweeps, 0.1, positive)
+    out = F.copy()
+    viol = kernels.hals_rows(out, G, Bt, l1, l2, order, sweeps, 0.1, positive, np.empty(k))
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=tol_for(dtype), atol=tol_for(dtype))
+    np.testing.assert_allclose(viol, viol_expected, rtol=tol_for(dtype) * 10)
+    if positive:
+        assert out.min() >= 0
+
+
+def test_hals_rows_solves_the_row_problems(rng):
+    """Many sweeps reach the non-negative least-squares solution of each row."""
+    from scipy.optimize import nnls
+    k = 4
+    H = rng.rand(k, 25)
+    X = rng.rand(6, 25)
+    W = np.zeros((6, k))
+    kernels.hals_rows(W, H @ H.T, H @ X.T, 0.0, 0.0, np.arange(k), 2000, 0.0, True,
+                      np.empty(k))
+    for i in range(6):
+        np.testing.assert_allclose(W[i], nnls(H.T, X[i])[0], atol=1e-6)
+
+
+def test_frobenius_from_stats_matches_residual(rng, dtype):
+    X = rng.rand(20, 12).astype(dtype)
+    W = rng.rand(20, 3).astype(dtype)
+    H = rng.rand(3, 12).astype(dtype)
+    value = kernels.frobenius_from_stats(float(np.sum(X.astype(np.float64) ** 2)),
+                                         W.T @ X, H, W.T @ W, H @ H.T)
+    np.testing.assert_allclose(value, naive.objective(X, W, H), rtol=tol_for(dtype) * 10)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 3.0])
+def test_mu_ratio_matches_reference(rng, dtype, beta):
+    X = rng.rand(8, 6).astype(dtype)
+    X[0, 0] = 0
+    WH = rng.rand(8, 6).astype(dtype)
+    WH[1, 1] = 0  # clipped at epsilon, no division by zero
+    num, den = np.empty_like(X), np.empty_like(X)
+    kernels.mu_ratio(X, WH, beta, naive.EPSILON, num, den)
+    num_ref, den_ref = naive.mu_ratio(X, WH, beta)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(num, num_ref.astype(dtype), rtol=rtol)
+    np.testing.assert_allclose(den, den_ref.astype(dtype), rtol=rtol)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 2.0, 3.0])
+def test_beta_divergence_matches_reference(rng, beta):
+    X = rng.rand(7, 5) + 0.1
+    W, H = rng.rand(7, 2), rng.rand(2, 5)
+    np.testing.assert_allclose(beta_divergence(X, W, H, beta),
+                               naive.beta_divergence(X, W @ H, beta), rtol=1e-10)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 2.0, 3.0])
+def test_one_mu_step_matches_reference(rng, beta):
+    X = rng.rand(10, 8) + 0.05
+    W0, H0 = rng.rand(10, 3) + 0.1, rng.rand(3, 8) + 0.1
+    est = NMF(3, init="custom", solver="mu", beta_loss=beta, max_iter=1, tol=0,
+              alpha_W=0.01, l1_ratio=0.5)
+    W = est.fit_transform(X, W=W0.copy(), H=H0.copy())
+    l1_W, l1_H, l2_W, l2_H = _penalties(0.01, 0.01, 0.5, 10, 8)
+    W_ref = naive.mu_step_W(X, W0, H0, beta, l1_W, l2_W)
+    Ht_ref = naive.mu_step_W(X.T, H0.T, W_ref.T, beta, l1_H, l2_H)
+    np.testing.assert_allclose(W, W_ref, rtol=1e-10)
+    np.testing.assert_allclose(est.components_, Ht_ref.T, rtol=1e-10)
+
+
+def test_nndsvd_matches_sklearn(rng):
+    X, _, _ = planted(rng, n=40, p=30, k=5, noise=0.05)
+    for variant in ("nndsvd", "nndsvda"):
+        W, H = nndsvd(X, 5, variant=variant, random_state=0)
+        W_sk, H_sk = _initialize_nmf(X, 5, init=variant, random_state=0)
+        np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(H, H_sk, rtol=1e-8, atol=1e-10)
+
+
+# ----------------------------------------------------------- objectives
+@pytest.mark.parametrize("alpha,l1_ratio", [(0.0, 0.0), (0.01, 0.0), (0.01, 1.0),
+                                            (0.005, 0.5)])
+def test_cd_objective_never_increases(rng, alpha, l1_ratio):
+    X, _, _ = planted(rng, noise=0.1)
+    est = NMF(6, init="random", alpha_W=alpha, l1_ratio=l1_ratio, tol=0, max_iter=40,
+              random_state=0)
+    W = est.fit_transform(X)
+    curve = np.array(est.loss_curve_)
+    assert len(curve) == 40
+    assert np.all(np.diff(curve) <= 1e-9 * curve[0])
+    assert curve[-1] < curve[0]
+    pen = _penalties(alpha, alpha, l1_ratio, *X.shape)
+    np.testing.assert_allclose(curve[-1], naive.objective(X, W, est.components_, *pen[:2],
+                                                          *pen[2:]), rtol=1e-8)
+    assert W.min() >= 0 and est.components_.min() >= 0
+
+
+@pytest.mark.parametrize("solver,beta", [("cd", 2), ("mu", 2), ("mu", 1), ("mu", 0.5)])
+def test_factors_are_exactly_non_negative(rng, solver, beta):
+    X, _, _ = planted(rng, noise=0.05)
+    est = NMF(5, solver=solver, beta_loss=beta, max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        W = est.fit_transform(X)
+    assert W.min() >= 0 and est.components_.min() >= 0
+    assert est.transform(X).min() >= 0
+
+
+@pytest.mark.parametrize("init", ["nndsvda", "random", "nndsvd"])
+@pytest.mark.parametrize("alpha,l1_ratio", [(0.0, 0.0), (0.002, 0.5)])
+def test_objective_matches_sklearn_from_same_init(rng, init, alpha, l1_ratio):
+    X, _, _ = planted(rng, n=100, p=80, k=6, noise=0.2)
+    k = 6
+    W0, H0 = _initialize_nmf(X, k, init=init, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SklearnNMF(k, init="custom", solver="cd", alpha_W=alpha, l1_ratio=l1_ratio,
+                        max_iter=400)
+        W_sk = sk.fit_transform(X, W=W0.copy(), H=H0.copy())
+        ours = NMF(k, init="custom", alpha_W=alpha, l1_ratio=l1_ratio, max_iter=400)
+        W = ours.fit_transform(X, W=W0.copy(), H=H0.copy())
+    pen = _penalties(alpha, alpha, l1_ratio, *X.shape)
+    obj_sk = naive.objective(X, W_sk, sk.components_, *pen)
+    obj = naive.objective(X, W, ours.components_, *pen)
+    assert obj <= obj_sk * 1.01
+    if alpha == 0:
+        np.testing.assert_allclose(ours.reconstruction_err_, np.linalg.norm(X - W @ ours.components_))
+
+
+def test_reconstruction_err_definition_matches_sklearn(rng):
+    X = rng.rand(12, 9) + 0.1
+    W0, H0 = rng.rand(12, 3), rng.rand(3, 9)
+    for beta in ["frobenius", "kullback-leibler", "itakura-saito"]:
+        ours = NMF(3, init="custom", solver="mu", beta_loss=beta, max_iter=5, tol=0)
+        sk = SklearnNMF(3, init="custom", solver="mu", beta_loss=beta, max_iter=5, tol=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours.fit(X, W=W0.copy(), H=H0.copy())
+            sk.fit(X, W=W0.copy(), H=H0.copy())
+        np.testing.assert_allclose(ours.reconstruction_err_, sk.reconstruction_err_, rtol=1e-6)
+        np.testing.assert_allclose(ours.components_, sk.components_, rtol=1e-6)
+
+
+def test_planted_factors_are_recovered(rng):
+    X, W_true, H_true = planted(rng, n=300, p=200, k=5, density=0.3, noise=0.001)
+    est = NMF(5, init="nndsvda", tol=1e-6, max_iter=1000, random_state=0)
+    W = est.fit_transform(X)
+    assert matched_cosine(est.components_, H_true) > 0.95
+    assert matched_cosine(W.T, W_true.T) > 0.95
+    assert est.reconstruction_err_ < 0.05 * np.linalg.norm(X)
+
+
+@pytest.mark.parametrize("beta", ["kullback-leibler", "itakura-saito"])
+def test_mu_decreases_the_divergence(rng, beta):
+    X, _, _ = planted(rng, noise=0.1)
+    X = rng.poisson(5 * X).astype(float) + (beta == "itakura-saito")
+    est = NMF(4, solver="mu", beta_loss=beta, init="random", tol=0, max_iter=100,
+              random_state=0)
+    W = est.fit_transform(X)
+    curve = np.array(est.loss_curve_)
+    assert np.all(np.diff(curve) <= 1e-9 * curve[0])
+    assert curve[-1] < 0.8 * curve[0]
+    b = {"kullback-leibler": 1, "itakura-saito": 0}[beta]
+    np.testing.assert_allclose(curve[-1], naive.beta_divergence(X, W @ est.components_, b),
+                               rtol=1e-8)
+
+
+def test_kl_fits_counts_better_than_frobenius_in_kl(rng):
+    X, _, _ = planted(rng, noise=0.1)
+    X = rng.poisson(3 * X).astype(float)
+    kl = NMF(4, solver="mu", beta_loss="kullback-leibler", max_iter=300, tol=1e-6,
+             init="nndsvda", random_state=0)
+    fro = NMF(4, init="nndsvda", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        W_kl, W_fro = kl.fit_transform(X), fro.fit_transform(X)
+    assert (naive.beta_divergence(X, W_kl @ kl.components_, 1)
+            < naive.beta_divergence(X, W_fro @ fro.components_, 1))
+
+
+def test_semi_nmf_reconstructs_mixed_sign_data(rng):
+    H = rng.rand(4, 50) * (rng.rand(4, 50) < 0.5)
+    W = rng.randn(80, 4)
+    X = W @ H
+    assert X.min() < 0
+    est = NMF(4, semi=True, init="random", tol=1e-8, max_iter=2000, random_state=0)
+    W_est = est.fit_transform(X)
+    assert est.components_.min() >= 0
+    assert W_est.min() < 0
+    assert np.linalg.norm(X - W_est @ est.components_) < 1e-2 * np.linalg.norm(X)
+    # transform gives least-squares codes: the same reconstruction
+    np.testing.assert_allclose(est.transform(X) @ est.components_, W_est @ est.components_,
+                               atol=1e-6 * np.abs(X).max())
+    with pytest.raises(ValueError, match="Negative values"):
+        NMF(4, semi=False).fit(X)
+
+
+def test_partial_fit_improves_the_objective(rng):
+    X, _, H_true = planted(rng, n=600, p=80, k=4, noise=0.01)
+    est = NMF(4, init="random", random_state=0)
+    chunks = np.array_split(X, 6)
+    est.partial_fit(chunks[0])
+    first = np.linalg.norm(X - est.transform(X) @ est.components_)
+    for epoch in range(3):
+        for chunk in chunks:
+            est.partial_fit(chunk)
+    last = np.linalg.norm(X - est.transform(X) @ est.components_)
+    assert last < 0.7 * first
+    assert est.n_steps_ == 19
+    assert est.components_.min() >= 0
+    # close to the batch fit
+    batch = NMF(4, init="nndsvda", random_state=0, max_iter=500).fit(X)
+    assert last < 1.5 * batch.reconstruction_err_ + 1e-3 * np.linalg.norm(X)
+    assert matched_cosine(est.components_, H_true) > 0.9
+
+
+def test_seed_determinism(rng):
+    X, _, _ = planted(rng, noise=0.1)
+    for init in ("random", "nndsvdar"):
+        a = NMF(5, init=init, shuffle=True, random_state=3, max_iter=30, tol=0).fit(X)
+        b = NMF(5, init=init, shuffle=True, random_state=3, max_iter=30, tol=0).fit(X)
+        np.testing.assert_array_equal(a.components_, b.components_)
+    c = NMF(5, init="random", random_state=4, max_iter=30, tol=0).fit(X)
+    assert not np.array_equal(a.components_, c.components_)
+
+
+@pytest.mark.parametrize("solver", ["cd", "mu"])
+def test_float32_stays_float32(rng, solver):
+    X, _, _ = planted(rng, noise=0.05)
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est32 = NMF(4, solver=solver, random_state=0, max_iter=100).fit(X32)
+        est64 = NMF(4, solver=solver, random_state=0, max_iter=100).fit(X)
+    assert est32.components_.dtype == np.float32
+    assert est32.transform(X32).dtype == np.float32
+    assert est64.components_.dtype == np.float64
+    np.testing.assert_allclose(est32.reconstruction_err_, est64.reconstruction_err_,
+                               rtol=1e-2)
+
+
+def test_transform_and_inverse_transform(rng):
+    X, _, _ = planted(rng, noise=0.01)
+    est = NMF(4, tol=1e-6, max_iter=1000, random_state=0)
+    W = est.fit_transform(X)
+    W_t = est.transform(X)
+    assert W_t.shape == W.shape
+    err_t = np.linalg.norm(X - est.inverse_transform(W_t))
+    assert err_t <= est.reconstruction_err_ * 1.001 + 1e-9
+    with pytest.raises(ValueError, match="shape"):
+        est.inverse_transform(W[:, :2])
+
+
+def test_convergence_warning_says_increase_max_iter(rng):
+    X, _, _ = planted(rng, noise=0.1)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        NMF(5, max_iter=2, random_state=0).fit(X)
+
+
+def test_callback_can_stop(rng):
+    X, _, _ = planted(rng, noise=0.1)
+    seen = []
+    est = NMF(4, tol=0, max_iter=50, callback=lambda it, W, H: seen.append(it) or it == 3)
+    est.fit(X)
+    assert seen == [1, 2, 3] and est.n_iter_ == 3
+
+
+# ----------------------------------------------------------- bad input
+def test_negative_values_are_counted(rng):
+    X = rng.rand(10, 6)
+    X[0, 0], X[3, 2] = -0.5, -2.0
+    with pytest.raises(ValueError, match=r"2 negative entries \(minimum -2\)"):
+        NMF(2).fit(X)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_values_are_refused(rng, bad):
+    X = rng.rand(10, 6)
+    X[1, 1] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        NMF(2).fit(X)
+
+
+def test_zeros_refused_when_the_loss_needs_positive_data(rng):
+    X = rng.rand(10, 6) + 0.1
+    X[2] = 0
+    with pytest.raises(ValueError, match=r"strictly positive X, got 6 zero entries and 1 all-zero"):
+        NMF(2, solver="mu", beta_loss="itakura-saito").fit(X)
+    with pytest.raises(ValueError, match="strictly positive"):
+        NMF(2, solver="mu", beta_loss=-0.5).fit(X)
+    # KL copes with zeros
+    NMF(2, solver="mu", beta_loss="kullback-leibler", max_iter=20, tol=0).fit(X)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(n_components=0), "n_components must be a positive int, got 0"),
+    (dict(n_components=7, init="nndsvd"),
+     r"n_components <= min\(n_samples, n_features\) = 6, got n_components=7"),
+    (dict(n_components=2, beta_loss="kullback-leibler"), "needs solver='mu'"),
+    (dict(n_components=2, solver="mu", semi=True), "semi=True needs solver='cd'"),
+    (dict(n_components=2, init="bogus"), "init must be one of"),
+    (dict(n_components=2, l1_ratio=2.0), r"l1_ratio must be in \[0, 1\], got 2"),
+    (dict(n_components=2, init="custom"), "init='custom' needs W"),
+])
+def test_bad_parameters(rng, kwargs, match):
+    X = rng.rand(10, 6)
+    with pytest.raises(ValueError, match=match):
+        NMF(**kwargs).fit(X)
+
+
+def test_custom_init_shapes_checked(rng):
+    X = rng.rand(10, 6)
+    with pytest.raises(ValueError, match=r"W must have shape \(10, 2\), got an array of shape \(10, 3\)"):
+        NMF(2, init="custom").fit(X, W=rng.rand(10, 3), H=rng.rand(2, 6))
+    with pytest.raises(ValueError, match="H must be non-negative"):
+        NMF(2, init="custom").fit(X, W=rng.rand(10, 2), H=-rng.rand(2, 6))
+
+
+# --------------------------------------------------- scikit-learn contract
+@parametrize_with_checks([
+    NMF(n_components=1, init="random", max_iter=400, random_state=0),
+    NMF(n_components=1, solver="mu", beta_loss="kullback-leibler", max_iter=400,
+        random_state=0),
+])
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
