@@ -19,17 +19,7 @@ import time
 import warnings
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
-
-def matched_correlation(found, truth):
-    f = found - found.mean(1, keepdims=True)
-    t = truth - truth.mean(1, keepdims=True)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    sim = np.abs(t @ f.T)
-    r, c = linear_sum_assignment(-sim)
-    return float(sim[r, c].mean())
+from _common import matched_correlation
 
 
 def heldout_ev(components, data):
@@ -58,13 +48,20 @@ def run(kind, study, n_components, maps, masker_for_scoring, fit_kwargs, repeats
             **fit_kwargs)),
     ]:
         elapsed = np.inf
-        for _ in range(repeats):
-            est = make()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                est.fit(train, confounds=conf_train)
-                elapsed = min(elapsed, time.perf_counter() - t0)
+        try:
+            for _ in range(repeats):
+                est = make()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t0 = time.perf_counter()
+                    est.fit(train, confounds=conf_train)
+                    elapsed = min(elapsed, time.perf_counter() - t0)
+        except ValueError as exc:
+            # nilearn raises when every map comes out empty
+            print(f"{name} failed: {exc}")
+            results[name] = dict(time=np.nan, recovery=np.nan, nonempty=0, ev=np.nan,
+                                 masking=np.nan)
+            continue
         comps = np.asarray(est.components_, dtype=np.float64)
         results[name] = dict(
             time=elapsed, recovery=matched_correlation(comps, maps),

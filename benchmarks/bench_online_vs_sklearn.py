@@ -18,40 +18,13 @@ the issue are met.  Timings are the best of ``--repeats`` runs.
 """
 
 import argparse
-import time
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import MiniBatchDictionaryLearning
 
+from _common import heldout_residual, recovery, timed
 from nimf.datasets import make_sparse_dictionary_data
 from nimf.decomposition import OnlineDictionaryLearning
-
-
-def recovery(found, truth):
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    rows, cols = linear_sum_assignment(-sim)
-    return float(sim[rows, cols].mean())
-
-
-def heldout_residual(components, X):
-    """||X - least-squares reconstruction on the components|| / ||X||."""
-    q, _ = np.linalg.qr(np.asarray(components, dtype=np.float64).T)
-    Xd = np.asarray(X, dtype=np.float64)
-    resid = Xd - (Xd @ q) @ q.T
-    return float(np.linalg.norm(resid) / np.linalg.norm(Xd))
-
-
-def timed(make, X, repeats):
-    best, est = np.inf, None
-    for _ in range(repeats):
-        est = make()
-        t0 = time.perf_counter()
-        est.fit(X)
-        best = min(best, time.perf_counter() - t0)
-    return best, est
 
 
 def main(argv=None):

@@ -67,3 +67,19 @@ def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {_describe(value)}")
     return bool(value)
+
+
+def check_codes(codes, n_components, dtype):
+    """Codes given to ``inverse_transform``: finite, shape (n_samples, n_components).
+
+    Returns them as an array of ``dtype`` (no copy when already right).
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != n_components:
+        raise ValueError(
+            f"expected codes of shape (n_samples, {n_components}), got an array of "
+            f"shape {codes.shape}")
+    if not np.issubdtype(codes.dtype, np.number) or not np.all(np.isfinite(codes)):
+        raise ValueError("codes must be finite numbers, got NaN, infinite or "
+                         f"non-numeric values (dtype {codes.dtype})")
+    return codes.astype(dtype, copy=False)

@@ -37,7 +37,7 @@ from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._kernels import nmf as _nmf
-from .._validation import check_bool, check_float, check_int, check_option
+from .._validation import check_bool, check_codes, check_float, check_int, check_option
 
 __all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
 
@@ -665,12 +665,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def inverse_transform(self, X):
         """Data ``W H`` from codes ``W`` of shape (n_samples, n_components)."""
         check_is_fitted(self)
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.components_.shape[0]:
-            raise ValueError(
-                f"expected codes of shape (n_samples, {self.components_.shape[0]}), "
-                f"got an array of shape {X.shape}")
-        return X @ self.components_
+        codes = check_codes(X, self.components_.shape[0], self.components_.dtype)
+        return codes @ self.components_
 
     def _partial_fit_mu(self, X, H, params):
         # stochastic multiplicative update: accumulate the numerator and the

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from .._kernels import codes as _codes
 from .._kernels import online as _online
 from .._kernels import projections as _proj
-from .._validation import check_bool, check_float, check_int, check_option
+from .._validation import check_bool, check_codes, check_float, check_int, check_option
 
 __all__ = ["OnlineDictionaryLearning", "online_dict_learning"]
 
@@ -695,15 +695,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         X_original : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "components_")
-        codes = np.asarray(X)
-        k = self.components_.shape[0]
-        if codes.ndim != 2 or codes.shape[1] != k:
-            raise ValueError(
-                f"expected codes of shape (n_samples, {k}), got an array of "
-                f"shape {codes.shape}")
-        if not np.all(np.isfinite(codes)):
-            raise ValueError("codes contain NaN or infinite values")
-        codes = codes.astype(self.components_.dtype, copy=False)
+        codes = check_codes(X, self.components_.shape[0], self.components_.dtype)
         return codes @ self.components_
 
     def score(self, X, y=None):

@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_codes, check_float, check_int
 from .online import OnlineDictionaryLearning
 
 __all__ = ["SparsePCA"]
@@ -364,16 +364,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         X_original : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "components_")
-        codes = np.asarray(X)
-        k = self.components_.shape[0]
-        if codes.ndim != 2 or codes.shape[1] != k:
-            raise ValueError(
-                f"expected codes of shape (n_samples, {k}), got an array of "
-                f"shape {codes.shape}")
-        if not np.issubdtype(codes.dtype, np.number) or not np.all(np.isfinite(codes)):
-            raise ValueError("codes must be finite numbers, got NaN, infinite or "
-                             f"non-numeric values (dtype {codes.dtype})")
-        codes = codes.astype(self.components_.dtype, copy=False)
+        codes = check_codes(X, self.components_.shape[0], self.components_.dtype)
         return codes @ self.components_ + self.mean_
 
     @property
