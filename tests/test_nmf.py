@@ -374,3 +374,28 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+@pytest.mark.parametrize("sweeps", [1, 3])
+def test_column_sweeps_equal_row_sweeps(dtype_, sweeps):
+    from nimf._kernels import nmf as kernels
+
+    rng = np.random.RandomState(0)
+    k, m = 6, 80
+    F = np.abs(rng.standard_normal((m, k))).astype(dtype_)
+    A = np.abs(rng.standard_normal((30, k)))
+    G = (A.T @ A).astype(dtype_)
+    Bt = (5 * np.abs(rng.standard_normal((k, m)))).astype(dtype_)
+    order = rng.permutation(k).astype(np.int64)
+    rows = F.copy()
+    v_rows = kernels.hals_rows(rows, G, Bt, 0.3, 0.2, order, sweeps, 0.0, True, np.empty(k))
+    Ft = np.ascontiguousarray(F.T)
+    R = G @ Ft - Bt
+    v_cols = kernels.hals_columns(Ft, G, R, 0.3, 0.2, order, sweeps, np.empty(m, dtype_))
+    tol = 1e-10 if dtype_ == np.float64 else 1e-4
+    np.testing.assert_allclose(Ft.T, rows, rtol=tol, atol=tol)
+    assert v_cols == pytest.approx(v_rows, rel=1e-4)
+    assert np.all(Ft >= 0)
+    # the gradients were kept up to date
+    np.testing.assert_allclose(R, G @ Ft - Bt, rtol=10 * tol, atol=10 * tol * np.abs(Bt).max())

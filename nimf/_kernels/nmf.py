@@ -150,3 +150,49 @@ def mu_ratio(X, WH, beta, eps, num, den):
             else:
                 num[i, f] = X[i, f] * v ** (beta - 2.0)
                 den[i, f] = v ** (beta - 1.0)
+
+
+@njit(**JIT_KWARGS)
+def hals_columns(Ft, G, R, l1, l2, order, n_sweeps, delta):
+    """Non-negative coordinate descent on all rows at once, coordinate by coordinate.
+
+    The same updates as :func:`hals_rows` with ``positive=True`` and a fixed
+    number of sweeps (rows are independent, so visiting coordinate ``t`` of
+    every row before coordinate ``t + 1`` changes nothing), but laid out so
+    that every inner loop runs over the long axis: ``Ft`` is the transposed
+    factor, shape ``(k, m)``, and ``R`` holds the gradients ``G Ft - Bt``
+    (filled by the caller with one BLAS product, updated here by rank-one
+    axpys).  ``delta`` is a work buffer of length ``m``.
+
+    Returns the violation of the optimality conditions during the first sweep
+    (sum of absolute projected gradients), as :func:`hals_rows`.
+    """
+    k, m = Ft.shape
+    violation = 0.0
+    for sweep in range(n_sweeps):
+        for s in range(k):
+            t = order[s]
+            hess = G[t, t] + l2
+            if hess <= 0.0:
+                continue
+            inv = 1.0 / hess
+            for i in range(m):
+                old = Ft[t, i]
+                g = R[t, i] + l2 * old + l1
+                if sweep == 0:
+                    if old == 0.0:
+                        if g < 0.0:
+                            violation -= g
+                    else:
+                        violation += abs(g)
+                new = old - g * inv
+                if new < 0.0:
+                    new = 0.0
+                Ft[t, i] = new
+                delta[i] = Ft[t, i] - old
+            for r in range(k):
+                grt = G[r, t]
+                if grt != 0.0:
+                    for i in range(m):
+                        R[r, i] += grt * delta[i]
+    return violation

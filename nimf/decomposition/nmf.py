@@ -50,8 +50,9 @@ _BETA_NAMES = {"frobenius": 2.0, "kullback-leibler": 1.0, "itakura-saito": 0.0}
 _INNER_TOL = 0.3
 # a sweep of the compiled kernel costs k^2 per row against n_other * k for the
 # BLAS product, which runs about ten times more flops per second: spend at
-# most ~5% of the product's flop count on extra sweeps
-_SWEEP_BUDGET = 0.05
+# most ~2% of the product's flop count on extra sweeps (with the column
+# sweeps, 2% reached scikit-learn's error in 15 iterations, 5% in 17)
+_SWEEP_BUDGET = 0.02
 _MAX_SWEEPS = 10
 
 
@@ -222,6 +223,9 @@ def _fit_cd(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, semi, shuffle, rng,
     losses = []
     n_iter = 0
     grad = np.empty(k)
+    if not semi:
+        return _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
+                               verbose, callback, sq_norm, sweeps_W, sweeps_H)
     for n_iter in range(1, max_iter + 1):
         if shuffle:
             order = rng.permutation(k).astype(np.int64)
@@ -255,6 +259,54 @@ def _fit_cd(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, semi, shuffle, rng,
         if violation_init == 0 or violation <= tol * violation_init:
             break
     return W, np.ascontiguousarray(Ht.T), n_iter, losses
+
+
+def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
+                    verbose, callback, sq_norm, sweeps_W, sweeps_H):
+    """HALS with both factors stored transposed, swept column by column.
+
+    Same updates as the row sweeps (a fixed number of sweeps per half
+    iteration), but every inner loop runs over the long axis and vectorises
+    (about 3x faster than the row kernel here); the gradients come from one
+    BLAS product per half iteration.
+    """
+    n, p = X.shape
+    k = H.shape[0]
+    Wt = np.ascontiguousarray(W.T)
+    H = np.ascontiguousarray(H)
+    order = np.arange(k, dtype=np.int64)
+    delta_n = np.empty(n, dtype=X.dtype)
+    delta_p = np.empty(p, dtype=X.dtype)
+    violation_init = None
+    losses = []
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        if shuffle:
+            order = rng.permutation(k).astype(np.int64)
+        HHt = H @ H.T
+        R = HHt @ Wt
+        R -= H @ X.T
+        violation = _nmf.hals_columns(Wt, HHt, R, l1_W, l2_W, order, sweeps_W, delta_n)
+        if shuffle:
+            order = rng.permutation(k).astype(np.int64)
+        WtW = Wt @ Wt.T
+        WtX = Wt @ X
+        R = WtW @ H
+        R -= WtX
+        violation += _nmf.hals_columns(H, WtW, R, l1_H, l2_H, order, sweeps_H, delta_p)
+        loss = _nmf.frobenius_from_stats(sq_norm, WtX, H, WtW, H @ H.T)
+        loss += _penalty_value(Wt.T, H.T, l1_W, l1_H, l2_W, l2_H)
+        losses.append(loss)
+        if violation_init is None:
+            violation_init = violation
+        if verbose:
+            print(f"NMF iteration {n_iter}: objective {loss:.6g}, "
+                  f"violation {violation / max(violation_init, 1e-300):.3g}")
+        if callback is not None and callback(n_iter, Wt.T, H):
+            break
+        if violation_init == 0 or violation <= tol * violation_init:
+            break
+    return np.ascontiguousarray(Wt.T), H, n_iter, losses
 
 
 def _mu_step_W(X, W, H, beta, l1, l2, semi_gamma):
