@@ -399,3 +399,18 @@ def test_column_sweeps_equal_row_sweeps(dtype_, sweeps):
     assert np.all(Ft >= 0)
     # the gradients were kept up to date
     np.testing.assert_allclose(R, G @ Ft - Bt, rtol=10 * tol, atol=10 * tol * np.abs(Bt).max())
+
+
+def test_float32_warm_start_reaches_the_float64_solution(monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+
+    rng = np.random.RandomState(0)
+    X = np.abs(rng.rand(120, 6) @ rng.rand(6, 90)) + 0.01 * rng.rand(120, 90)
+    kw = dict(n_components=6, init="nndsvda", tol=1e-4, max_iter=3000, random_state=0)
+    seen = []
+    mixed = NMF(callback=lambda n, W, H: seen.append(W.dtype) and False, **kw).fit(X)
+    assert np.dtype(np.float32) in seen and seen[-1] == np.float64
+    monkeypatch.setattr(nmf_module, "_MIXED_PRECISION_SWITCH", 0)
+    pure = NMF(**kw).fit(X)
+    assert mixed.components_.dtype == np.float64
+    assert mixed.reconstruction_err_ == pytest.approx(pure.reconstruction_err_, rel=1e-4)

@@ -1,0 +1,22 @@
+"""Model assessment for any scikit-learn style factorization estimator.
+
+- :func:`error_curve`: relative reconstruction error against rank, over seeds,
+  with the truncated-SVD lower bound.
+- :func:`stability`: similarity of components across seeds (Hungarian
+  matching) and the instability of Wu et al. (2016).
+- :func:`speckled_cv`: cross-validation of the rank on held-out entries.
+- :func:`match_components`: one-to-one matching of two sets of components.
+
+Plots of the results live in :mod:`nimf.plotting.assessment`.
+"""
+
+from .cross_validation import CVResult, fit_with_missing, speckled_cv, speckled_mask
+from .errors import ErrorCurveResult, error_curve, svd_error_bound
+from .matching import MatchResult, amari_distance, component_similarity, match_components
+from .stability import StabilityResult, stability
+
+__all__ = [
+    "CVResult", "ErrorCurveResult", "MatchResult", "StabilityResult",
+    "amari_distance", "component_similarity", "error_curve", "fit_with_missing",
+    "match_components", "speckled_cv", "speckled_mask", "stability", "svd_error_bound",
+]

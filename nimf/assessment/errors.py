@@ -1,0 +1,148 @@
+"""Reconstruction error against rank, over seeds, with the truncated-SVD lower bound."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import svd
+from sklearn.utils.extmath import randomized_svd
+
+from .._validation import check_int
+from ._common import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
+                      make_model, reconstruct, relative_error, run)
+
+__all__ = ["ErrorCurveResult", "error_curve", "svd_error_bound"]
+
+# above this many entries the exact SVD is replaced by a randomized one
+_EXACT_SVD_MAX_SIZE = 2_000_000
+
+
+@dataclass
+class ErrorCurveResult:
+    """Outcome of :func:`error_curve`.
+
+    Attributes
+    ----------
+    ranks : ndarray of shape (n_ranks,)
+    errors : ndarray of shape (n_ranks, n_seeds)
+        Relative reconstruction error ``||X - X_hat||_F / ||X||_F`` of each fit.
+    svd_bound : ndarray of shape (n_ranks,)
+        Smallest relative error any rank-``r`` model (with the same centring)
+        can reach: the truncated-SVD error.
+    components : list of list of ndarray
+        ``components[i][s]`` is ``components_`` of the fit at ``ranks[i]``, seed ``s``.
+    models : list of list of estimators
+        The fitted estimators, same layout as ``components``.
+    centered : bool
+        Whether the bound was computed on column-centred X (the model has ``mean_``).
+    """
+
+    ranks: np.ndarray
+    errors: np.ndarray
+    svd_bound: np.ndarray
+    components: list
+    models: list
+    centered: bool
+
+    @property
+    def best_errors(self):
+        """Lowest error per rank, ndarray of shape (n_ranks,)."""
+        return self.errors.min(axis=1)
+
+    @property
+    def best_seeds(self):
+        """Index of the seed with the lowest error per rank."""
+        return self.errors.argmin(axis=1)
+
+
+def svd_error_bound(X, ranks, center=False, random_state=None):
+    """Relative error of the best rank-``r`` approximation of X, for each rank.
+
+    ``sqrt(sum_{i>r} s_i^2) / ||X||_F`` with ``s`` the singular values of X
+    (column-centred first when ``center``; the norm is always that of X itself,
+    as the model's error is). A randomized SVD is used when X is large.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    ranks : sequence of int
+    center : bool, default=False
+    random_state : int, RandomState instance or None, default=None
+        Used by the randomized SVD only.
+
+    Returns
+    -------
+    bound : ndarray of shape (n_ranks,)
+    """
+    X = check_data(X)
+    ranks = check_ranks(ranks)
+    total = np.linalg.norm(X) ** 2
+    Xc = X - X.mean(axis=0) if center else X
+    energy = np.linalg.norm(Xc) ** 2
+    max_rank = int(min(ranks.max(), min(X.shape)))
+    if X.size <= _EXACT_SVD_MAX_SIZE or max_rank >= min(X.shape) // 2:
+        s = svd(Xc, compute_uv=False, check_finite=False)
+    else:
+        _, s, _ = randomized_svd(Xc, max_rank, n_oversamples=10, n_iter=7,
+                                 random_state=random_state)
+    kept = np.concatenate([[0.0], np.cumsum(s.astype(np.float64) ** 2)])
+    tail = energy - kept[np.minimum(ranks, len(s))]
+    return np.sqrt(np.clip(tail, 0.0, None) / total)
+
+
+def _fit_and_score(model, X):
+    model.fit(X)
+    return model, relative_error(X, reconstruct(model, X))
+
+
+def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, verbose=0):
+    """Fit ``estimator`` at each rank with several seeds; relative error of each fit.
+
+    The estimator is cloned with ``n_components=rank`` and a fresh
+    ``random_state`` per fit. The error uses the model's own reconstruction,
+    ``inverse_transform(transform(X))``.
+
+    Parameters
+    ----------
+    estimator : estimator with ``n_components``, ``transform`` and ``inverse_transform``
+        For instance :class:`nimf.decomposition.NMF` or :class:`sklearn.decomposition.PCA`.
+    X : array-like of shape (n_samples, n_features)
+    ranks : sequence of int
+        Numbers of components to try.
+    n_seeds : int, default=3
+        Fits per rank, each from a different seed.
+    random_state : int, RandomState instance or None, default=None
+        Draws the seeds of all the fits.
+    n_jobs : int, default=1
+        Fits run in parallel with joblib.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Returns
+    -------
+    result : ErrorCurveResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> X = np.random.RandomState(0).randn(30, 10)
+    >>> result = error_curve(PCA(), X, ranks=[1, 2, 3], n_seeds=2, random_state=0)
+    >>> result.errors.shape
+    (3, 2)
+    """
+    check_estimator_has_rank(estimator)
+    X = check_data(X)
+    ranks = check_ranks(ranks, max_rank=min(X.shape))
+    n_seeds = check_int(n_seeds, "n_seeds", min_val=1)
+    seeds = draw_seeds(random_state, (len(ranks), n_seeds))
+    tasks = [(make_model(estimator, r, seeds[i, s]), X)
+             for i, r in enumerate(ranks) for s in range(n_seeds)]
+    fits = run(_fit_and_score, tasks, n_jobs=n_jobs, verbose=verbose, desc="error curve")
+    models = [[fits[i * n_seeds + s][0] for s in range(n_seeds)] for i in range(len(ranks))]
+    errors = np.array([[fits[i * n_seeds + s][1] for s in range(n_seeds)]
+                       for i in range(len(ranks))])
+    centered = getattr(models[0][0], "mean_", None) is not None
+    bound = svd_error_bound(X, ranks, center=centered, random_state=int(seeds.flat[0]))
+    components = [[np.asarray(m.components_) for m in row] for row in models]
+    return ErrorCurveResult(ranks=ranks, errors=errors, svd_bound=bound,
+                            components=components, models=models, centered=centered)
