@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._validation import check_float, check_int
-from ._common import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
-                      make_model, reconstruct, relative_error, run)
+from .errors import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
+                     make_model, reconstruct, relative_error, run)
 
 __all__ = ["CVResult", "speckled_mask", "fit_with_missing", "speckled_cv"]
 

@@ -6,9 +6,8 @@ from itertools import combinations
 import numpy as np
 
 from .._validation import check_int, check_option
-from ._common import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
-                      make_model, run)
-from .errors import _fit_and_score
+from .errors import (_fit_and_score, check_data, check_estimator_has_rank, check_ranks,
+                     draw_seeds, make_model, run)
 from .matching import amari_distance, match_components
 
 __all__ = ["StabilityResult", "stability"]
