@@ -15,6 +15,7 @@ def study():
 
 # semi-NMF maps are non-negative but not yet well separated on this small study
 # (random maps score about 0.15): see the issue on NMF for the open work
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("cls,kw,min_recovery", [(SparsePCA, {}, 0.5),
                                                  (NMF, dict(max_iter=100), 0.35)])
 def test_image_estimators(study, cls, kw, min_recovery):
@@ -32,6 +33,7 @@ def test_image_estimators(study, cls, kw, min_recovery):
     assert 0 < est.score(study.func[2:], confounds=study.confounds[2:]) < 1
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_nmf_maps_are_non_negative(study):
     est = NMF(n_components=4, mask=study.mask_img, max_iter=50, random_state=0)
     est.fit(study.func[:1])
