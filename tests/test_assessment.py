@@ -257,3 +257,45 @@ def test_randomized_svd_bound_matches_exact(monkeypatch, signed_data):
 def test_verbose_progress_bar(capsys, signed_data):
     error_curve(PCA(), signed_data, [1, 2], n_seeds=2, random_state=0, verbose=1)
     assert "4/4" in capsys.readouterr().err
+
+
+# ------------------------------------------------ every estimator, and plot_factors
+@pytest.mark.parametrize("make", [
+    lambda: NMF(init="nndsvda", max_iter=300),
+    lambda: __import__("sklearn.decomposition", fromlist=["NMF"]).NMF(init="nndsvda",
+                                                                      max_iter=300),
+    lambda: PCA(),
+    lambda: __import__("nimf.decomposition", fromlist=["SparsePCA"]).SparsePCA(alpha=0.1),
+    lambda: __import__("nimf.decomposition", fromlist=["OnlineDictionaryLearning"])
+    .OnlineDictionaryLearning(n_epochs=5, alpha=0.01),
+], ids=["nimf-NMF", "sklearn-NMF", "sklearn-PCA", "nimf-SparsePCA", "nimf-ODL"])
+def test_assessment_works_with_every_estimator(make, nonneg_data):
+    ranks = [2, 4, 6]
+    curve = error_curve(make(), nonneg_data, ranks, n_seeds=2, random_state=0)
+    assert curve.errors.shape == (3, 2)
+    assert np.all(curve.errors >= curve.svd_bound[:, None] - 1e-9)
+    # more components never fit much worse (best fit per rank)
+    best = curve.errors.min(axis=1)
+    assert best[-1] <= best[0] + 1e-6
+    stab = stability(make(), nonneg_data, [TRUE_RANK], n_seeds=2, random_state=0)
+    assert stab.similarity.shape == (1, 2)
+    assert np.all((stab.similarity >= 0) & (stab.similarity <= 1 + 1e-9))
+
+
+def test_plot_factors_sorts_samples_into_a_staircase():
+    from nimf.plotting.assessment import factor_order, plot_factors
+
+    rng = np.random.RandomState(0)
+    codes = np.zeros((9, 3))
+    owner = rng.permutation(np.repeat(np.arange(3), 3))
+    codes[np.arange(9), owner] = rng.uniform(1, 2, 9)
+    order = factor_order(codes)
+    assert np.all(np.diff(owner[order]) >= 0)          # grouped by component
+    for j in range(3):
+        group = codes[order][owner[order] == j, j]
+        assert np.all(np.diff(group) <= 0)              # decreasing loadings
+    fig, ax = plt.subplots()
+    out = plot_factors(rng.rand(3, 12), codes, ax=ax)
+    assert out is ax and ax.images and out.components_ax.images
+    with pytest.raises(ValueError, match="sharing n_components"):
+        plot_factors(rng.rand(3, 12), rng.rand(9, 2))

@@ -6,7 +6,7 @@ Each function draws on ``ax`` (the current Axes when None) and returns it.
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_error_curve", "plot_stability", "plot_cv"]
+__all__ = ["plot_error_curve", "plot_stability", "plot_cv", "plot_factors", "factor_order"]
 
 
 def _axes(ax):
@@ -111,4 +111,77 @@ def plot_cv(result, ax=None):
     ax.set_ylabel("relative error")
     ax.set_xticks(ranks)
     ax.legend()
+    return ax
+
+
+def factor_order(codes):
+    """Order of samples for display: by strongest component, then by its loading.
+
+    Each sample (row of ``codes``) is assigned to the component with the largest
+    absolute code; samples are grouped by component (components in index order)
+    and, within a group, sorted by decreasing loading, so the factor matrix shows
+    a block-diagonal staircase (the ordering of the 2022 workshop).
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples, n_components)
+
+    Returns
+    -------
+    order : ndarray of shape (n_samples,)
+        Permutation of the samples.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[1] == 0:
+        raise ValueError(f"codes must be a 2D array (n_samples, n_components), got shape "
+                         f"{codes.shape}")
+    strongest = np.argmax(np.abs(codes), axis=1)
+    loading = np.abs(codes[np.arange(codes.shape[0]), strongest])
+    return np.lexsort((-loading, strongest))
+
+
+def plot_factors(components, codes, ax=None, cmap="viridis", sort=True):
+    """Components and codes of one fit, side by side, sorted for reading.
+
+    The left panel shows the codes (samples x components) with samples
+    ordered by :func:`factor_order`; the right panel the components (components
+    x features), features ordered the same way by their strongest component.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_features)
+    codes : ndarray of shape (n_samples, n_components)
+    ax : matplotlib Axes, default=None
+        Axes whose area is split in two panels (the current Axes when None).
+    cmap : str, default="viridis"
+    sort : bool, default=True
+        Sort samples and features; False keeps the given order.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The codes panel; the components panel is ``ax.components_ax``.
+    """
+    components = np.asarray(components, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.float64)
+    if components.ndim != 2 or codes.ndim != 2 or codes.shape[1] != components.shape[0]:
+        raise ValueError(
+            "expected codes (n_samples, n_components) and components (n_components, "
+            f"n_features) sharing n_components, got {codes.shape} and {components.shape}")
+    ax = _axes(ax)
+    rows = factor_order(codes) if sort else np.arange(codes.shape[0])
+    cols = factor_order(components.T) if sort else np.arange(components.shape[1])
+    fig = ax.figure
+    box = ax.get_position()
+    ax.set_position([box.x0, box.y0, box.width * 0.3, box.height])
+    right = fig.add_axes([box.x0 + box.width * 0.38, box.y0, box.width * 0.62, box.height])
+    ax.imshow(codes[rows], aspect="auto", interpolation="nearest", cmap=cmap)
+    ax.set_xlabel("component")
+    ax.set_ylabel("sample (sorted)" if sort else "sample")
+    ax.set_title("codes")
+    right.imshow(components[:, cols], aspect="auto", interpolation="nearest", cmap=cmap)
+    right.set_xlabel("feature (sorted)" if sort else "feature")
+    right.set_ylabel("component")
+    right.set_title("components")
+    ax.components_ax = right
     return ax
