@@ -3,23 +3,18 @@
 import time
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+
+from nimf.assessment import match_components
 
 
 def recovery(found, truth):
     """Mean |cosine| of found and planted components matched one to one."""
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    rows, cols = linear_sum_assignment(-sim)
-    return float(sim[rows, cols].mean())
+    return float(match_components(truth, found, metric="cosine").score)
 
 
 def matched_correlation(found, truth):
     """Mean |correlation| of found and planted maps matched one to one."""
-    found = np.asarray(found, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.float64)
-    return recovery(found - found.mean(1, keepdims=True), truth - truth.mean(1, keepdims=True))
+    return float(match_components(truth, found, metric="correlation").score)
 
 
 def heldout_residual(components, X):

@@ -24,13 +24,11 @@ import numpy as np
 
 
 def _recovery(found, truth):
-    from scipy.optimize import linear_sum_assignment
+    """Mean matched |cosine| and, for each true component, the index of its match."""
+    from nimf.assessment import match_components
 
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    rows, cols = linear_sum_assignment(-sim)
-    return float(sim[rows, cols].mean()), cols
+    match = match_components(truth, found, metric="cosine")
+    return float(match.score), match.permutation
 
 
 def _matrix_demo(args):
@@ -94,15 +92,9 @@ def _matrix_demo(args):
 
 def _matched_correlation(found, truth):
     """Hungarian-matched mean |correlation| between maps."""
-    from scipy.optimize import linear_sum_assignment
+    from nimf.assessment import match_components
 
-    f = found - found.mean(axis=1, keepdims=True)
-    t = truth - truth.mean(axis=1, keepdims=True)
-    f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-    sim = np.abs(t @ f.T)
-    rows, cols = linear_sum_assignment(-sim)
-    return float(sim[rows, cols].mean())
+    return float(match_components(truth, found, metric="correlation").score)
 
 
 class _StagedOutput:
