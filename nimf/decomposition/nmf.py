@@ -54,9 +54,10 @@ _INNER_TOL = 0.3
 # sweeps, 2% reached scikit-learn's error in 15 iterations, 5% in 17)
 _SWEEP_BUDGET = 0.02
 # float64 data: iterate on a float32 copy of X until the optimality violation has
-# dropped by this factor, then go on in float64 (0 disables); only when the copy
-# takes at most _MIXED_PRECISION_MAX_BYTES
-_MIXED_PRECISION_SWITCH = 1e-2
+# dropped by this factor (1e-3: 3.4-3.7x faster than scikit-learn on the benchmark,
+# 1e-2: 2.9-3.3x), then go on in float64 (0 disables); only when the copy takes at
+# most _MIXED_PRECISION_MAX_BYTES
+_MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
 
@@ -278,15 +279,17 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
     ``tol``, so the result is a float64 solution, reached from a float32 warm
     start.
     """
-    if (X.dtype == np.float64 and _MIXED_PRECISION_SWITCH > 0
+    if (X.dtype == np.float64 and _MIXED_PRECISION_SWITCH > 0 and max_iter > 2
             and X.size * 4 <= _MIXED_PRECISION_MAX_BYTES):
         X32 = X.astype(np.float32)
+        # at least two float64 iterations at the end; leave float32 early when its
+        # objective stalls (float32 round-off)
         W32, H32, n_first, losses, violation_init, stopped = _hals_columns_loop(
-            X32, W.astype(np.float32), H.astype(np.float32), _MIXED_PRECISION_SWITCH,
-            max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm,
-            sweeps_W, sweeps_H, None, 0)
+            X32, W.astype(np.float32), H.astype(np.float32), max(_MIXED_PRECISION_SWITCH, tol),
+            max_iter - 2, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm,
+            sweeps_W, sweeps_H, None, 0, stall=1e-6)
         del X32
-        if n_first >= max_iter or stopped:
+        if stopped:
             return (np.ascontiguousarray(W32, dtype=np.float64),
                     np.ascontiguousarray(H32, dtype=np.float64), n_first, losses)
         W64, H64, n_iter, more, _, _ = _hals_columns_loop(
@@ -302,7 +305,7 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
 
 def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
                        verbose, callback, sq_norm, sweeps_W, sweeps_H, violation_init,
-                       start):
+                       start, stall=0.0):
     """HALS iterations with both factors stored transposed, swept column by column.
 
     Same updates as the row sweeps (a fixed number of sweeps per half
@@ -346,6 +349,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
             stopped = True
             break
         if violation_init == 0 or violation <= tol * violation_init:
+            break
+        if stall and len(losses) > 1 and losses[-2] - losses[-1] <= stall * abs(losses[-1]):
             break
     return np.ascontiguousarray(Wt.T), H, n_iter, losses, violation_init, stopped
 
@@ -520,6 +525,16 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     n_features_in_ : int
         Number of features seen during ``fit``.
+
+    Notes
+    -----
+    With ``solver='cd'`` on float64 data, the first iterations run on a
+    float32 copy of ``X`` (the products with ``X`` are memory-bound) until the
+    optimality violation has dropped 1000-fold or the float32 objective
+    stalls; at least the last two iterations, and the stopping test, are in
+    float64, so the result is a float64 solution.  ``loss_curve_`` values of
+    the float32 iterations are accurate to float32 round-off.  The copy is
+    skipped when it would exceed 2 GiB.
 
     References
     ----------
