@@ -16,10 +16,10 @@ import warnings
 
 import numpy as np
 from sklearn.decomposition import NMF as SklearnNMF
-from sklearn.decomposition._nmf import _initialize_nmf
+
 from sklearn.exceptions import ConvergenceWarning
 
-from nimf.decomposition.nmf import NMF
+from nimf.decomposition.nmf import NMF, nndsvd
 
 
 def make_data(n=2000, p=1500, k=20, density=0.2, noise=0.01, seed=0):
@@ -62,7 +62,7 @@ def main():
     if args.float32:
         X = X.astype(np.float32)
     k = 20
-    W0, H0 = _initialize_nmf(X, k, init="nndsvda", random_state=0)
+    W0, H0 = nndsvd(X, k, variant="nndsvda", random_state=0)
     W0, H0 = W0.astype(X.dtype), H0.astype(X.dtype)
 
     # warm-up: compile (or load from cache) the numba kernels
