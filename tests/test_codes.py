@@ -63,12 +63,3 @@ def test_huge_penalty_gives_zero_codes(rng):
     G, beta, _, _ = _problem(rng)
     codes, _ = _solve(G, beta, 1e12, 0.0, False)
     assert np.all(codes == 0)
-
-
-def test_code_objective_kernel(rng, dtype):
-    G, beta, _, _ = _problem(rng, dtype=dtype)
-    codes = rng.standard_normal(beta.shape).astype(dtype)
-    out = np.empty(beta.shape[0])
-    kcodes.code_objective(G, beta, codes, 0.7, 0.3, out)
-    expected = naive.code_objective(G.astype(float), beta.astype(float), codes.astype(float), 0.7, 0.3)
-    np.testing.assert_allclose(out, expected, rtol=1e-4 if dtype == np.float32 else 1e-10)

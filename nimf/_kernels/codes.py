@@ -87,18 +87,3 @@ def enet_coordinate_descent_gram(G, beta, codes, l1, l2, positive, max_iter, tol
         if it + 1 > worst:
             worst = it + 1
     return worst
-
-
-@njit(**JIT_KWARGS)
-def code_objective(G, beta, codes, l1, l2, out):
-    """Per-sample value of ``1/2 a^T G a - beta^T a + l1 |a|_1 + l2/2 |a|^2``."""
-    n, k = beta.shape
-    for i in range(n):
-        val = 0.0
-        for j in range(k):
-            aj = codes[i, j]
-            ga = 0.0
-            for m in range(k):
-                ga += G[j, m] * codes[i, m]
-            val += 0.5 * aj * ga - beta[i, j] * aj + l1 * abs(aj) + 0.5 * l2 * aj * aj
-        out[i] = val

@@ -252,15 +252,6 @@ def project_enet_ball(u, out, radius, l1_ratio, positive, work):
 
 
 @njit(**JIT_KWARGS)
-def project_rows(D, radius, l1_ratio, positive):
-    """Project every row of ``D`` in place onto the ball of the given radius."""
-    n_rows, n = D.shape
-    work = np.empty(n, dtype=D.dtype)
-    for j in range(n_rows):
-        project_enet_ball(D[j], D[j], radius, l1_ratio, positive, work)
-
-
-@njit(**JIT_KWARGS)
 def enet_scale_rows(D, radius, l1_ratio):
     """Rescale each row of ``D`` in place so that its elastic-net norm is ``radius``.
 
