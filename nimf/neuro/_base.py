@@ -439,22 +439,19 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         order = np.argsort(-variance, kind="stable")
         self.components_ = components[order]
         self.explained_variance_ = variance[order]
+        self._pinv = None
         self.components_img_ = self.masker_.inverse_transform(self.components_)
 
     # ---------------------------------------------------------- transforms
-    def _check_fitted_imgs(self, imgs, confounds):
+    def _check_fitted_imgs(self, imgs):
         check_is_fitted(self, "components_")
-        single = not isinstance(imgs, (list, tuple)) or (
-            isinstance(imgs, str) and not glob.has_magic(imgs))
-        imgs = _expand_imgs(imgs)
-        return imgs, confounds, single and len(imgs) == 1
+        return _expand_imgs(imgs)
 
     def _codes(self, data):
-        pinv = getattr(self, "_pinv", None)
-        if pinv is None or pinv.shape[1] != self.components_.shape[0]:
-            pinv = np.linalg.pinv(self.components_.astype(np.float64)).astype(data.dtype)
-            self._pinv = pinv
-        return data @ pinv
+        # least squares on the maps; the pseudo-inverse is computed once per fit
+        if getattr(self, "_pinv", None) is None:
+            self._pinv = np.linalg.pinv(self.components_.astype(np.float64))
+        return data @ self._pinv.astype(data.dtype, copy=False)
 
     def transform(self, imgs, confounds=None):
         """Time courses of the components in each image.
@@ -473,7 +470,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         loadings : list of ndarray of shape (n_scans, n_components)
             One array per image, every component included.
         """
-        imgs, confounds, _ = self._check_fitted_imgs(imgs, confounds)
+        imgs = self._check_fitted_imgs(imgs)
         kind, n_scans, _, confounds = _check_study(imgs, confounds, self.target_affine)
         out = []
         for i, img in enumerate(imgs):
@@ -526,7 +523,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         -------
         score : float or ndarray of shape (n_components,)
         """
-        imgs, confounds, _ = self._check_fitted_imgs(imgs, confounds)
+        imgs = self._check_fitted_imgs(imgs)
         data, tmpdir = self._masked_data(imgs, confounds)
         try:
             if per_component:
