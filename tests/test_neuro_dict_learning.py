@@ -230,7 +230,8 @@ def test_refit_updates_transform(study):
     dl = DictLearning(n_components=3, mask=study.mask_img, n_epochs=1, random_state=0)
     first = dl.fit(study.func[:1]).transform(study.func[2:3])[0]
     second = dl.set_params(random_state=1).fit(study.func[1:2]).transform(study.func[2:3])[0]
-    expected = np.linalg.lstsq(dl.components_.T.astype(np.float64),
-                               dl._masked_data(study.func[2:3], None)[0].T, rcond=None)[0].T
+    with dl._study_array(study.func[2:3], None) as data:
+        expected = np.linalg.lstsq(dl.components_.T.astype(np.float64), data.T,
+                                   rcond=None)[0].T
     np.testing.assert_allclose(second, expected, atol=1e-3 * np.abs(expected).max())
     assert not np.allclose(first, second)

@@ -9,6 +9,7 @@ subclass only defines its maths in ``_fit_array(data)``, which returns the
 components (n_components, n_voxels).
 """
 
+import contextlib
 import glob
 import math
 import os
@@ -291,14 +292,18 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                     target_affine=self.target_affine, target_shape=self.target_shape,
                     dtype=self._work_dtype, **self._masker_params())
 
-    def _masked_data(self, imgs, confounds, n_rows=None, random_state=None):
-        """Mask, clean (and reduce) every image; stack them in one array.
+    @contextlib.contextmanager
+    def _study_array(self, imgs, confounds, n_rows=None, random_state=None, study=None):
+        """Mask, clean (and reduce) every image into one array, for a ``with`` block.
 
         The array is allocated once (in RAM, or as a memory-mapped file when it
-        is large) and each subject is written into its rows: there is no
-        second copy of the study.
+        is large, deleted when the block ends) and each subject is written into
+        its rows: there is no second copy of the study.  ``study`` is the
+        result of :func:`_check_study` when the caller has already checked the
+        images (their headers are not read twice).
         """
-        kind, n_scans, _, confounds = _check_study(imgs, confounds, self.target_affine)
+        kind, n_scans, _, confounds = study or _check_study(imgs, confounds,
+                                                            self.target_affine)
         if kind != self._kind:
             raise ValueError(f"the estimator was fitted on {self._kind} images, got {kind} images")
         if confounds is None:
@@ -330,8 +335,14 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 subject = _reduce_in_time(subject, n_rows[i], seeds[i])
             data[starts[i]:starts[i + 1]] = subject
 
-        Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(work)(i) for i in range(len(imgs)))
-        return data, tmpdir
+        try:
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(work)(i) for i in range(len(imgs)))
+            yield data
+        finally:
+            del data
+            if tmpdir is not None:
+                shutil.rmtree(tmpdir, ignore_errors=True)
 
     # ---------------------------------------------------------- fitting
     def fit(self, imgs, y=None, confounds=None):
@@ -355,7 +366,8 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         self._check_base_params()
         self._check_params()
         imgs = _expand_imgs(imgs)
-        kind, n_scans, _, confounds = _check_study(imgs, confounds, self.target_affine)
+        study = _check_study(imgs, confounds, self.target_affine)
+        kind, n_scans, _, confounds = study
         if self.reduction_ratio == 1 or self.reduction_ratio == 1.0:
             n_rows = None
             total = sum(n_scans)
@@ -374,16 +386,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"({self.n_elements_}), got n_components={self.n_components}")
         dict_init = self._masked_dict_init()
         t_mask = time.perf_counter()
-        data, tmpdir = self._masked_data(imgs, confounds, n_rows=n_rows,
-                                         random_state=self.random_state)
-        try:
+        with self._study_array(imgs, confounds, n_rows=n_rows, random_state=self.random_state,
+                               study=study) as data:
             self.masking_time_ = time.perf_counter() - t_mask
             components = np.asarray(self._fit_array(data, dict_init), dtype=data.dtype)
             self._set_components(components, data)
-        finally:
-            del data
-            if tmpdir is not None:
-                shutil.rmtree(tmpdir, ignore_errors=True)
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -471,13 +478,12 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             One array per image, every component included.
         """
         imgs = self._check_fitted_imgs(imgs)
-        kind, n_scans, _, confounds = _check_study(imgs, confounds, self.target_affine)
+        kind, n_scans, headers, confounds = _check_study(imgs, confounds, self.target_affine)
         out = []
         for i, img in enumerate(imgs):
-            data, tmpdir = self._masked_data([img], None if confounds is None else [confounds[i]])
-            out.append(self._codes(data))
-            if tmpdir is not None:
-                shutil.rmtree(tmpdir, ignore_errors=True)
+            conf = None if confounds is None else [confounds[i]]
+            with self._study_array([img], conf, study=(kind, [n_scans[i]], None, conf)) as data:
+                out.append(self._codes(data))
         return out
 
     def inverse_transform(self, loadings):
@@ -524,15 +530,10 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         score : float or ndarray of shape (n_components,)
         """
         imgs = self._check_fitted_imgs(imgs)
-        data, tmpdir = self._masked_data(imgs, confounds)
-        try:
+        with self._study_array(imgs, confounds) as data:
             if per_component:
                 return _explained_variance_per_component(data, self.components_)
             return _explained_variance_total(data, self.components_)
-        finally:
-            del data
-            if tmpdir is not None:
-                shutil.rmtree(tmpdir, ignore_errors=True)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")
