@@ -1,0 +1,586 @@
+"""Matrix completion of ratings: a biased low-rank model fitted by ALS, the masked
+online learner or SGD.
+
+All three solvers minimise one objective over the observed ratings ``Omega``::
+
+    sum_{(u, i) in Omega} (x_ui - mu - b_u - c_i - p_u . q_i) ** 2
+                          + alpha (|p_u|^2 + |q_i|^2) + alpha_bias (b_u^2 + c_i^2)
+
+with ``mu`` the mean training rating, ``b_u``/``c_i`` the user/item biases and
+``p_u``/``q_i`` the user/item factors (``n_components`` of them).  The compiled
+inner loops live in :mod:`nimf._kernels.ratings`.
+"""
+
+import numbers
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
+
+from .._kernels import ratings as _k
+from .._validation import check_bool, check_float, check_int, check_option
+
+__all__ = ["MatrixCompletion"]
+
+# per-solver defaults, chosen on the benchmark (benchmarks/bench_ratings_vs_surprise.py)
+_DEFAULT_EPOCHS = {"als": 10, "somf": 3, "sgd": 30}
+_SOMF_SWEEPS = 2
+
+
+def _rng(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2 ** 31))
+    if random_state is None or (isinstance(random_state, numbers.Integral)
+                                and not isinstance(random_state, bool)):
+        return np.random.default_rng(random_state)
+    raise ValueError(f"random_state must be None, an int, a numpy RandomState or "
+                     f"Generator, got {random_state!r}")
+
+
+def _as_1d(values, name):
+    values = np.asarray(values)
+    if values.ndim == 0:
+        values = values.reshape(1)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got an array of shape "
+                         f"{values.shape}")
+    return values
+
+
+class MatrixCompletion(BaseEstimator):
+    """Predict ratings with a biased low-rank model of the users x items matrix.
+
+    The predicted rating of item ``i`` by user ``u`` is
+    ``mu + b_u + c_i + p_u . q_i``: the global mean of the training ratings, a user
+    bias, an item bias and the dot product of ``n_components`` user and item
+    factors, all regularised (see the module docstring for the objective).
+
+    Parameters
+    ----------
+    n_components : int, default=50
+        Number of factors; 0 fits the biases-only baseline.
+    solver : {"als", "somf", "sgd"}, default="als"
+        - "als": alternating least squares, every user's (then item's) factors and
+          bias solved exactly given the other side, rows in parallel (weighted-lambda
+          ALS, Zhou et al., 2008). The fastest to a given RMSE on the benchmark.
+        - "somf": the masked online learner of Mensch et al. (2016, 2017): each
+          step takes ``batch_size`` users, computes their codes on the items they
+          rated (their mask), folds them into per-item running statistics weighted
+          by how often each item was seen, and updates the rated items only. Its
+          RMSE after a few passes is as good as or a little better than ALS, at a
+          higher cost per pass.
+        - "sgd": stochastic gradient descent on the ratings in a new random order
+          each epoch (Funk / Koren's biased SVD, the algorithm of Surprise's SVD),
+          with the step ``learning_rate / (1 + lr_decay * epoch)``.
+    alpha : float, default=0.1
+        Ridge penalty of the factors, per rating.
+    alpha_bias : float or None, default=None
+        Ridge penalty of the biases, per rating; None uses ``alpha``.
+    n_epochs : int or None, default=None
+        Passes over the data: ALS sweeps, online passes over the users, or SGD
+        epochs. None picks the solver's default (ALS 10, SOMF 3, SGD 30).
+    batch_size : int or "auto", default="auto"
+        Users per step of "somf"; "auto" takes a tenth of the users (at least 100),
+        so a pass is about ten steps.
+    forget_exponent : float, default=0.9
+        "somf": the weight of an item's new codes is ``n_new / n_seen **
+        forget_exponent``, in (0.5, 1]; 1 keeps exact running means, smaller forgets
+        the codes computed with older item factors faster.
+    learning_rate : float, default=0.01
+        "sgd": initial step size.
+    lr_decay : float, default=0.05
+        "sgd": the step of epoch ``e`` (from 0) is ``learning_rate / (1 + lr_decay
+        * e)``.
+    init_scale : float, default=0.1
+        Standard deviation of the random initial factors.
+    fit_bias : bool, default=True
+        Fit the user and item biases (False keeps them at 0; the global mean is
+        always used).
+    clip : bool, default=True
+        Clip predictions to the range of the training ratings.
+    user_col, item_col, rating_col : str, default="user", "item", "rating"
+        Column names when ratings are given as a DataFrame.
+    duplicates : {"error", "mean", "last"}, default="error"
+        Several ratings of one (user, item) pair: raise (saying how many), keep
+        their mean, or keep the last one.
+    n_jobs : int or None, default=None
+        Threads of the parallel loops (ALS row solves, predictions); None uses
+        numba's default (all cores).
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the initial factors and the order of users (SOMF) or ratings (SGD).
+    verbose : bool, default=False
+        Show a progress bar over the epochs.
+    callback : callable or None, default=None
+        Called after every epoch as ``callback(model, info)``, ``info`` being the
+        epoch's entry of ``history_`` (``epoch``, ``train_rmse``, ``time`` and,
+        when ``fit`` got ``validation``, ``validation_rmse``); the model's
+        attributes hold the current fit, so ``model.predict`` works. Returning
+        True stops the fit.
+
+    Attributes
+    ----------
+    global_mean_ : float
+    user_bias_ : ndarray of shape (n_users,)
+    item_bias_ : ndarray of shape (n_items,)
+    user_factors_ : ndarray of shape (n_users, n_components)
+    item_factors_ : ndarray of shape (n_items, n_components)
+    user_ids_, item_ids_ : ndarray
+        The id of each row of the user and item arrays.
+    rating_scale_ : (float, float)
+        Smallest and largest training rating.
+    n_ratings_ : int
+    n_epochs_ : int
+        Epochs run.
+    history_ : list of dict
+        One entry per epoch (see ``callback``).
+
+    Examples
+    --------
+    >>> from nimf.datasets import make_ratings
+    >>> from nimf.ratings import MatrixCompletion
+    >>> data = make_ratings(200, 100, 5000, n_factors=3, random_state=0)
+    >>> model = MatrixCompletion(n_components=5, random_state=0).fit(data.ratings)
+    >>> model.predict([0, 1], [3, 4]).shape
+    (2,)
+    >>> model.predict("a user never seen", 3) == model.global_mean_ + model.item_bias_[3]
+    True
+    """
+
+    def __init__(self, n_components=50, *, solver="als", alpha=0.1, alpha_bias=None,
+                 n_epochs=None, batch_size="auto", forget_exponent=0.9, learning_rate=0.01,
+                 lr_decay=0.05, init_scale=0.1, fit_bias=True, clip=True, user_col="user",
+                 item_col="item", rating_col="rating", duplicates="error", n_jobs=None,
+                 random_state=None, verbose=False, callback=None):
+        self.n_components = n_components
+        self.solver = solver
+        self.alpha = alpha
+        self.alpha_bias = alpha_bias
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.forget_exponent = forget_exponent
+        self.learning_rate = learning_rate
+        self.lr_decay = lr_decay
+        self.init_scale = init_scale
+        self.fit_bias = fit_bias
+        self.clip = clip
+        self.user_col = user_col
+        self.item_col = item_col
+        self.rating_col = rating_col
+        self.duplicates = duplicates
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    # ------------------------------------------------------------------ input
+    def _check_params(self):
+        check_int(self.n_components, "n_components", min_val=0)
+        check_option(self.solver, "solver", ("als", "somf", "sgd"))
+        check_float(self.alpha, "alpha", low=0.0)
+        if self.alpha_bias is not None:
+            check_float(self.alpha_bias, "alpha_bias", low=0.0)
+        check_int(self.n_epochs, "n_epochs", min_val=1, allow_none=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_int(self.batch_size, "batch_size", min_val=1)
+        check_float(self.forget_exponent, "forget_exponent", low=0.5, high=1.0,
+                    low_open=True)
+        check_float(self.learning_rate, "learning_rate", low=0.0, low_open=True)
+        check_float(self.lr_decay, "lr_decay", low=0.0)
+        check_float(self.init_scale, "init_scale", low=0.0)
+        check_bool(self.fit_bias, "fit_bias")
+        check_bool(self.clip, "clip")
+        check_option(self.duplicates, "duplicates", ("error", "mean", "last"))
+        check_int(self.n_jobs, "n_jobs", min_val=1, allow_none=True)
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError(f"callback must be callable or None, got {self.callback!r}")
+        if self.solver == "somf" and self.n_components == 0:
+            pass  # the online learner then only learns biases: allowed
+
+    def _frame(self, ratings, name, need_rating=True):
+        """A DataFrame with the user, item (and rating) columns from any accepted input."""
+        import pandas as pd
+
+        cols = [self.user_col, self.item_col] + ([self.rating_col] if need_rating else [])
+        if isinstance(ratings, pd.DataFrame):
+            missing = [c for c in cols if c not in ratings.columns]
+            if missing:
+                raise ValueError(
+                    f"{name} must have the columns {cols} (set user_col, item_col, "
+                    f"rating_col to use others), missing {missing}; got "
+                    f"{list(ratings.columns)}")
+            frame = ratings[cols]
+        elif isinstance(ratings, (tuple, list)) and len(ratings) == len(cols) and all(
+                np.ndim(r) == 1 for r in ratings):
+            lengths = {len(r) for r in ratings}
+            if len(lengths) != 1:
+                raise ValueError(f"the {len(cols)} arrays of {name} must have one length, "
+                                 f"got lengths {[len(r) for r in ratings]}")
+            frame = pd.DataFrame(dict(zip(cols, ratings)))
+        else:
+            arr = np.asarray(ratings) if not sp.issparse(ratings) else None
+            if arr is None or arr.ndim != 2 or arr.shape[1] != len(cols):
+                what = ("a DataFrame with columns " + str(cols) + ", a tuple of "
+                        f"{len(cols)} 1-D arrays or an array of shape (n, {len(cols)})")
+                given = (f"an array of shape {arr.shape}" if arr is not None
+                         else type(ratings).__name__)
+                raise ValueError(f"{name} must be {what}, got {given}")
+            frame = pd.DataFrame({c: arr[:, j] for j, c in enumerate(cols)})
+            if need_rating:
+                frame[self.rating_col] = pd.to_numeric(frame[self.rating_col],
+                                                      errors="coerce")
+        if len(frame) == 0:
+            raise ValueError(f"{name} must hold at least one rating, got none")
+        if need_rating:
+            values = frame[self.rating_col]
+            if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                raise ValueError(f"ratings in {name} must be numbers, got dtype "
+                                 f"{values.dtype}")
+            bad = int((~np.isfinite(values.to_numpy(dtype=np.float64))).sum())
+            if bad:
+                raise ValueError(f"expected finite ratings in {name}, got {bad} NaN or "
+                                 f"infinite values")
+        for c in cols[:2]:
+            n_missing = int(frame[c].isna().sum())
+            if n_missing:
+                raise ValueError(f"expected an id in every row of column {c!r} of {name}, "
+                                 f"got {n_missing} missing")
+        return frame
+
+    def _training_matrix(self, ratings):
+        """CSR users x items of the training ratings, and the ids of rows/columns."""
+        from .io import ratings_matrix
+
+        if sp.issparse(ratings):
+            coo = sp.coo_matrix(ratings)
+            n_rows, n_cols = coo.shape
+            if n_rows == 0 or n_cols == 0 or coo.nnz == 0:
+                raise ValueError(f"ratings must hold at least one rating, got a sparse "
+                                 f"matrix of shape {coo.shape} with {coo.nnz} stored entries")
+            values = coo.data.astype(np.float64)
+            if not np.isfinite(values).all():
+                raise ValueError(f"expected finite ratings, got "
+                                 f"{int((~np.isfinite(values)).sum())} NaN or infinite "
+                                 f"stored entries in the sparse matrix")
+            # stored entries are ratings (explicit zeros too); a non-canonical matrix
+            # may repeat a (row, column) pair, which a CSR conversion would sum
+            pair = coo.row.astype(np.int64) * n_cols + coo.col
+            unique, inverse = np.unique(pair, return_inverse=True)
+            if unique.size != pair.size:
+                n_dup = pair.size - unique.size
+                if self.duplicates == "error":
+                    raise ValueError(
+                        f"expected one rating per (user, item) pair, got {n_dup} duplicate "
+                        f"entries in the sparse matrix; pass duplicates='mean' or "
+                        f"duplicates='last' to combine them")
+                if self.duplicates == "mean":
+                    values = np.bincount(inverse, weights=values) / np.bincount(inverse)
+                else:
+                    _, first_reversed = np.unique(pair[::-1], return_index=True)
+                    values = values[pair.size - 1 - first_reversed]
+            else:
+                values = values[np.argsort(pair, kind="stable")]
+            rows, cols = np.divmod(unique, n_cols)
+            X = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_cols))
+            X.sort_indices()
+            return X, np.arange(n_rows), np.arange(n_cols)
+        frame = self._frame(ratings, "ratings")
+        X, user_ids, item_ids = ratings_matrix(frame, self.user_col, self.item_col,
+                                               self.rating_col, duplicates=self.duplicates)
+        X.sort_indices()
+        return X, user_ids, item_ids
+
+    def _index(self, ids, which):
+        """Row positions of ``ids`` in the training ids; -1 for unseen ids."""
+        import pandas as pd
+
+        index = self._user_index if which == "user" else self._item_index
+        if index is None:
+            known = self.user_ids_ if which == "user" else self.item_ids_
+            index = pd.Index(known)
+            if which == "user":
+                self._user_index = index
+            else:
+                self._item_index = index
+        try:
+            return index.get_indexer(ids).astype(np.int64)
+        except (TypeError, pd.errors.InvalidIndexError):
+            # mixed types the index cannot compare: look up one by one
+            return np.array([index.get_loc(i) if i in index else -1 for i in ids],
+                            dtype=np.int64)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, ratings, y=None, *, validation=None):
+        """Fit the model to training ratings.
+
+        Parameters
+        ----------
+        ratings : DataFrame, tuple of arrays, array of shape (n, 3) or sparse matrix
+            One rating per row (user id, item id, rating), or a users x items sparse
+            matrix whose stored entries are the ratings (ids are then the row and
+            column positions; rows or columns without ratings are kept and get
+            zero factors and biases).
+        y : None
+            Ignored.
+        validation : same forms as ``ratings`` (not sparse), optional
+            Held-out ratings whose RMSE is recorded in ``history_`` after every
+            epoch (and passed to ``callback``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, user_ids, item_ids = self._training_matrix(ratings)
+        val = None
+        if validation is not None:
+            val = self._frame(validation, "validation")
+        self._fit_matrix(X, user_ids, item_ids, val)
+        return self
+
+    def _fit_matrix(self, X, user_ids, item_ids, val):
+        import numba
+
+        solver = self.solver
+        k = int(self.n_components)
+        alpha = float(self.alpha)
+        alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
+        n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
+        rng = _rng(self.random_state)
+        n_users, n_items = X.shape
+        fit_bias = bool(self.fit_bias)
+
+        self.user_ids_ = user_ids
+        self.item_ids_ = item_ids
+        self._user_index = self._item_index = None
+        self.n_ratings_ = int(X.nnz)
+        self.global_mean_ = float(X.data.mean())
+        self.rating_scale_ = (float(X.data.min()), float(X.data.max()))
+        self._seen = X  # users' rated items, for recommend(exclude_seen=True)
+        mu = self.global_mean_
+        P = rng.normal(0.0, self.init_scale, (n_users, k))
+        Q = rng.normal(0.0, self.init_scale, (n_items, k))
+        bu = np.zeros(n_users)
+        bi = np.zeros(n_items)
+        self.user_factors_, self.item_factors_ = P, Q
+        self.user_bias_, self.item_bias_ = bu, bi
+
+        Xt = X.T.tocsr()
+        Xt.sort_indices()
+        all_users = np.arange(n_users)
+        all_items = np.arange(n_items)
+        batch_size = self._batch_size(n_users)
+        coo_u = coo_i = None
+        if solver == "sgd":
+            coo = X.tocoo()
+            coo_u, coo_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        if solver == "somf":
+            A = np.zeros((n_items, k + 1, k + 1))
+            B = np.zeros((n_items, k + 1))
+            counts = np.zeros(n_items)
+        val_u = val_i = val_r = None
+        if val is not None:
+            val_u = self._index(val[self.user_col], "user")
+            val_i = self._index(val[self.item_col], "item")
+            val_r = val[self.rating_col].to_numpy(dtype=np.float64)
+        low, high = self._clip_bounds()
+
+        self.history_ = []
+        self.n_epochs_ = 0
+        threads = numba.get_num_threads()
+        if self.n_jobs is not None:
+            numba.set_num_threads(min(int(self.n_jobs), numba.config.NUMBA_NUM_THREADS))
+        start = time.perf_counter()
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=n_epochs, desc=f"MatrixCompletion ({solver})", unit="epoch")
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                for epoch in range(n_epochs):
+                    if solver == "als":
+                        _k.als_rows(all_users, X.indptr, X.indices, X.data, mu, bi, Q,
+                                    alpha, alpha_bias, P, bu, fit_bias)
+                        _k.als_rows(all_items, Xt.indptr, Xt.indices, Xt.data, mu, bu, P,
+                                    alpha, alpha_bias, Q, bi, fit_bias)
+                    elif solver == "somf":
+                        order = rng.permutation(n_users)
+                        for s in range(0, n_users, batch_size):
+                            batch = order[s:s + batch_size]
+                            # codes on each user's mask, then the items they rated
+                            _k.als_rows(batch, X.indptr, X.indices, X.data, mu, bi, Q,
+                                        alpha, alpha_bias, P, bu, fit_bias)
+                            _k.masked_item_step(
+                                batch, X.indptr, X.indices, X.data, mu, P, bu, Q, bi, A, B,
+                                counts, alpha, alpha_bias, float(self.forget_exponent),
+                                fit_bias, _SOMF_SWEEPS)
+                        # the codes met during the pass used older item factors
+                        _k.als_rows(all_users, X.indptr, X.indices, X.data, mu, bi, Q,
+                                    alpha, alpha_bias, P, bu, fit_bias)
+                    else:
+                        order = rng.permutation(X.nnz)
+                        lr = float(self.learning_rate) / (1.0 + self.lr_decay * epoch)
+                        _k.sgd_epoch(coo_u, coo_i, X.data, order, mu, P, Q, bu, bi, lr,
+                                     lr, alpha, alpha_bias, fit_bias)
+                    self.n_epochs_ = epoch + 1
+                    info = {"epoch": epoch + 1, "time": time.perf_counter() - start}
+                    info["train_rmse"] = self._rmse_known(coo_u, coo_i, X, low, high)
+                    if val is not None:
+                        info["validation_rmse"] = self._rmse_indexed(val_u, val_i, val_r,
+                                                                     low, high)
+                    self.history_.append(info)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix({key: f"{v:.4f}" for key, v in info.items()
+                                         if key.endswith("rmse")})
+                    if self.callback is not None and self.callback(self, info) is True:
+                        break
+        finally:
+            if bar is not None:
+                bar.close()
+            numba.set_num_threads(threads)
+
+    def _batch_size(self, n_users):
+        if self.batch_size == "auto":
+            # about 10 steps a pass, at least 100 users a step
+            return max(100, -(-n_users // 10))
+        return int(self.batch_size)
+
+    def _clip_bounds(self):
+        if self.clip:
+            return self.rating_scale_
+        return -np.inf, np.inf
+
+    def _rmse_known(self, rows, cols, X, low, high):
+        if rows is None:
+            coo = X.tocoo()
+            rows, cols = coo.row, coo.col
+        sse = _k.squared_errors(rows, cols, X.data, self.global_mean_, self.user_factors_,
+                                self.item_factors_, self.user_bias_, self.item_bias_,
+                                low, high)
+        return float(np.sqrt(sse / X.nnz))
+
+    def _rmse_indexed(self, u, i, r, low, high):
+        pred = np.empty(r.size)
+        _k.predict_pairs(u, i, self.global_mean_, self.user_factors_, self.item_factors_,
+                         self.user_bias_, self.item_bias_, low, high, pred)
+        return float(np.sqrt(np.mean((pred - r) ** 2)))
+
+    # ----------------------------------------------------------- prediction
+    def _check_fitted(self):
+        if not hasattr(self, "item_factors_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit "
+                             f"first")
+
+    def predict(self, users, items=None):
+        """Predicted ratings of (user, item) pairs.
+
+        Parameters
+        ----------
+        users : id, array of ids, or DataFrame
+            User ids; or a DataFrame with ``user_col`` and ``item_col`` columns (then
+            ``items`` is None).
+        items : id or array of ids
+            Item ids, paired with ``users`` (one of them may be a single id).
+
+        Returns
+        -------
+        pred : ndarray of shape (n_pairs,), or float for a single pair
+            Ids never seen in training contribute no bias and no factors: an unseen
+            user gets ``mu + c_i``, an unseen item ``mu + b_u``, both unseen ``mu``.
+            Clipped to ``rating_scale_`` when ``clip`` is True.
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        scalar = False
+        if items is None:
+            if not isinstance(users, pd.DataFrame):
+                raise ValueError("predict takes (users, items) or a DataFrame with the "
+                                 f"columns {[self.user_col, self.item_col]}, got one "
+                                 f"argument of type {type(users).__name__}")
+            frame = self._frame(users, "users", need_rating=False)
+            users, items = frame[self.user_col].to_numpy(), frame[self.item_col].to_numpy()
+        else:
+            scalar = np.ndim(users) == 0 and np.ndim(items) == 0
+            users = _as_1d(users, "users")
+            items = _as_1d(items, "items")
+            if users.size != items.size:
+                if users.size == 1:
+                    users = np.repeat(users, items.size)
+                elif items.size == 1:
+                    items = np.repeat(items, users.size)
+                else:
+                    raise ValueError(f"users and items must have one length (or one of "
+                                     f"them a single id), got {users.size} and "
+                                     f"{items.size}")
+        u = self._index(users, "user")
+        i = self._index(items, "item")
+        low, high = self._clip_bounds()
+        pred = np.empty(u.size)
+        _k.predict_pairs(u, i, self.global_mean_, self.user_factors_, self.item_factors_,
+                         self.user_bias_, self.item_bias_, low, high, pred)
+        return float(pred[0]) if scalar else pred
+
+    def rmse(self, ratings):
+        """Root mean squared error of the predictions of ``ratings`` (any form
+        ``fit`` takes, but sparse); unseen users and items are predicted as in
+        ``predict``."""
+        self._check_fitted()
+        frame = self._frame(ratings, "ratings")
+        u = self._index(frame[self.user_col], "user")
+        i = self._index(frame[self.item_col], "item")
+        r = frame[self.rating_col].to_numpy(dtype=np.float64)
+        low, high = self._clip_bounds()
+        return self._rmse_indexed(u, i, r, low, high)
+
+    def score(self, ratings, y=None):
+        """Minus the RMSE of ``ratings`` (higher is better, as scikit-learn expects)."""
+        return -self.rmse(ratings)
+
+    def recommend(self, user, n=10, exclude_seen=True, items=None):
+        """The ``n`` items with the highest predicted rating for ``user``.
+
+        Parameters
+        ----------
+        user : id
+            A user id; one never seen in training gets the items with the highest
+            ``mu + c_i`` (the best-rated items after shrinkage).
+        n : int, default=10
+        exclude_seen : bool, default=True
+            Leave out the items the user rated in training.
+        items : array of ids or None
+            Candidate items (default: every training item); unseen ids are dropped.
+
+        Returns
+        -------
+        DataFrame with columns ``item`` and ``score`` (the predicted rating, not
+        clipped), best first.
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        n = check_int(n, "n", min_val=1)
+        exclude_seen = check_bool(exclude_seen, "exclude_seen")
+        if np.ndim(user) != 0:
+            raise ValueError(f"recommend takes one user id, got {np.shape(user)} ids")
+        u = int(self._index(_as_1d(np.array([user], dtype=object), "user"), "user")[0])
+        if items is None:
+            cand = np.arange(self.item_ids_.size)
+        else:
+            cand = self._index(_as_1d(items, "items"), "item")
+            cand = np.unique(cand[cand >= 0])
+        scores = self.global_mean_ + self.item_bias_[cand]
+        if u >= 0:
+            scores = scores + self.user_bias_[u] + self.item_factors_[cand] @ self.user_factors_[u]
+            if exclude_seen:
+                seen = self._seen.indices[self._seen.indptr[u]:self._seen.indptr[u + 1]]
+                keep = ~np.isin(cand, seen)
+                cand, scores = cand[keep], scores[keep]
+        n = min(n, cand.size)
+        top = np.argpartition(-scores, n - 1)[:n] if n < cand.size else np.arange(cand.size)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return pd.DataFrame({"item": self.item_ids_[cand[top]], "score": scores[top]})
