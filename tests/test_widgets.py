@@ -53,9 +53,21 @@ def fitted(study):
 
 
 @pytest.fixture(scope="module")
-def surface_maps():
-    return make_surface_rest_study(n_subjects=1, n_scans=20, n_networks=3,
-                                   random_state=0).maps_img
+def surface_study():
+    return make_surface_rest_study(n_subjects=2, n_scans=30, n_networks=3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def surface_maps(surface_study):
+    return surface_study.maps_img
+
+
+@pytest.fixture(scope="module")
+def surface_fitted(surface_study):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return DictLearning(n_components=3, n_epochs=1, mask=surface_study.mask_img,
+                            smoothing_fwhm=None, random_state=0).fit(surface_study.func)
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +241,17 @@ def test_browser_on_surface_maps(surface_maps):
     browser.display_mode_dropdown.value = "medial"
     assert browser.image.value not in (first, second)
     assert browser.state.cut_coords is None
+
+
+def test_browser_on_a_surface_estimator(surface_study, surface_fitted):
+    browser = ComponentBrowser(surface_fitted, imgs=surface_study.func)
+    assert "EV" in browser.component_dropdown.options[0][0]
+    map0, course0 = browser.image.value, browser.time_course_image.value
+    assert _is_png(map0) and _is_png(course0)
+    browser.component_slider.value = 2
+    assert browser.image.value != map0 and browser.time_course_image.value != course0
+    browser.subject_dropdown.value = 1
+    assert browser.time_course(1).shape == (30, 3)
 
 
 def test_browser_bad_input(study, fitted):

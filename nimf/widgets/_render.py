@@ -41,6 +41,13 @@ def figure_png(fig, dpi=DPI):
     return buffer.getvalue()
 
 
+def _zoom_3d(fig, zoom=1.3):
+    """Enlarge the brains of 3D axes (matplotlib leaves wide margins around them)."""
+    for ax in fig.axes:
+        if getattr(ax, "name", None) == "3d":
+            ax.set_box_aspect(None, zoom=zoom)
+
+
 def _cuts(state_cut, display_mode):
     if state_cut is None or display_mode == "mosaic":
         return None
@@ -88,9 +95,10 @@ def render_component(maps, state, *, title=None, dpi=DPI):
     state = check_component_state(maps, replace(state, subject=None))
     k = state.component
     if maps.kind == "surface":
-        fig = new_figure(6.4, 2.6)
+        fig = new_figure(7.0, 2.6)
         _plot_surface_component(maps, k, state.threshold, state.cmap, title, fig, None,
                                 (state.display_mode,), "inflated", True)
+        _zoom_3d(fig)
         return figure_png(fig, dpi)
     width = 9.0 if state.display_mode == "mosaic" else 6.4
     height = 4.5 if state.display_mode == "mosaic" else 2.4
@@ -206,10 +214,11 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
 
     mesh, bg = _surface_geometry(maps, "inflated")
     hemis = list(maps.parts)
-    fig = new_figure(3.2 * len(hemis), 2.6 + legend_strip)
+    height = 2.2
+    fig = new_figure(3.2 * len(hemis), height + legend_strip)
     for i, hemi in enumerate(hemis):
-        ax = fig.add_axes([i / len(hemis), legend_strip / (2.6 + legend_strip),
-                           1.0 / len(hemis), 2.6 / (2.6 + legend_strip)], projection="3d")
+        ax = fig.add_axes([i / len(hemis), legend_strip / (height + legend_strip),
+                           1.0 / len(hemis), height / (height + legend_strip)], projection="3d")
         data = maps.hemi(hemi)
         above = np.abs(data) >= thresholds
         kwargs = dict(surf_mesh=mesh, hemi=hemi, view=state.display_mode, bg_map=bg[hemi],
@@ -236,6 +245,7 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
             plotting.plot_surf_contours(surf_mesh=mesh, roi_map=region.astype(int), hemi=hemi,
                                         levels=[1], colors=[draw_colors[k]], axes=ax,
                                         figure=fig)
+    _zoom_3d(fig, 1.45)
     if title is not None:
         fig.suptitle(title)
     _legend(fig, list(state.selected), colors, state.highlight, "black")
@@ -363,10 +373,11 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
                 if h == 0:
                     ax.set_title(titles[s], fontsize="small")
         fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92, wspace=0, hspace=0.1)
+        _zoom_3d(fig)
         return figure_png(fig, dpi)
     peak = maps.world(int(np.argmax(np.abs(maps.data[:, best]))))
     thresholds = maps.thresholds("auto")
-    fig = new_figure(4.6, 1.75 * n_seeds, facecolor="black")
+    fig = new_figure(5.6, 1.75 * n_seeds, facecolor="black")
     for s in range(n_seeds):
         axes = fig.add_axes([0.0, 1 - (s + 1) / n_seeds, 1.0, 0.9 / n_seeds])
         _draw_volume_map(maps, s, float(thresholds[s]), "ortho", peak, "RdBu_r", fig, axes,
