@@ -17,10 +17,11 @@ without a browser.
 This subpackage imports ipywidgets and matplotlib; ``import nimf`` does not.
 """
 
-from ._data import ComponentState, ContourState, component_labels, seed_similarity, stability_scores
+from ._data import (ComponentState, ContourState, component_labels, seed_similarity,
+                    stability_scores)
 from .browser import ComponentBrowser
 from .contours import ContourViewer
 from .stability import StabilityViewer
 
-__all__ = ["ComponentBrowser", "ContourViewer", "StabilityViewer", "ComponentState", "ContourState", "component_labels",
-           "stability_scores", "seed_similarity"]
+__all__ = ["ComponentBrowser", "ContourViewer", "StabilityViewer", "ComponentState",
+           "ContourState", "component_labels", "stability_scores", "seed_similarity"]

@@ -1,8 +1,17 @@
-"""A bounded cache of rendered PNGs, keyed by the full state that drew them."""
+"""Shared by the viewers: a bounded cache of rendered PNGs (keyed by the full state that
+drew them) and the layout of the image widgets."""
 
 from collections import OrderedDict
 
 __all__ = ["PNGCache"]
+
+
+def _image_layout():
+    """Layout of a PNG widget: natural size (a VBox would stretch it to its width), never wider
+    than the page."""
+    import ipywidgets
+
+    return ipywidgets.Layout(align_self="flex-start", max_width="100%", height="auto")
 
 
 class PNGCache:

@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 import numpy as np
 
-from ._cache import PNGCache
+from ._cache import PNGCache, _image_layout
 from ._data import (COLORMAPS, _check_index, ComponentState, as_component_maps, auto_thresholds,
                     check_component_state, check_training_images, component_labels,
                     display_modes, explained_variance_of, peak_coords, subject_time_courses,
@@ -143,9 +143,9 @@ class ComponentBrowser(widgets.VBox):
         self.subject_dropdown = widgets.Dropdown(
             options=[(f"subject {s}", s) for s in range(len(imgs))] or [("no images", None)],
             value=first.subject, description="subject", disabled=not imgs)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.image.add_class("nimf-component-map")
-        self.time_course_image = widgets.Image(format="png")
+        self.time_course_image = widgets.Image(format="png", layout=_image_layout())
         self.time_course_image.add_class("nimf-time-course")
         self.info = widgets.HTML()
 

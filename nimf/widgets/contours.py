@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 import numpy as np
 
-from ._cache import PNGCache
+from ._cache import PNGCache, _image_layout
 from ._data import (VIEW_TYPES, ContourState, _check_index, as_component_maps,
                     auto_thresholds, check_contour_state, component_labels, display_modes,
                     explained_variance_of, world_bounds)
@@ -119,7 +119,7 @@ class ContourViewer(widgets.VBox):
         else:
             self.cut_sliders = tuple(widgets.FloatSlider(value=0.0, description=a,
                                                          disabled=True) for a in "xyz")
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.image.add_class("nimf-contour-map")
         for control in (self.select, self.highlight_dropdown, self.view_type_dropdown,
                         self.display_mode_dropdown) + self.cut_sliders:

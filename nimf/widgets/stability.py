@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 import numpy as np
 
-from ._cache import PNGCache
+from ._cache import PNGCache, _image_layout
 from ._data import (_check_index, check_stability_result, rank_index, stability_scores)
 from ._html import Control, Panel, write_viewer_html
 from ._render import png_figure, render_component_versions, render_stability_summary
@@ -115,9 +115,9 @@ class StabilityViewer(widgets.VBox):
         self.component_dropdown = widgets.Dropdown(
             options=self._component_options(int(rank)), value=component,
             description="component")
-        self.summary_image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.summary_image = widgets.Image(format="png", layout=_image_layout())
         self.summary_image.add_class("nimf-stability-summary")
-        self.versions_image = widgets.Image(format="png")
+        self.versions_image = widgets.Image(format="png", layout=_image_layout())
         self.versions_image.add_class("nimf-stability-versions")
         self.info = widgets.HTML()
         self.rank_dropdown.observe(self._on_rank, names="value")
