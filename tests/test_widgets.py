@@ -208,6 +208,10 @@ def test_browser_contract_and_controls(study, fitted):
     assert after_mode != after_threshold
     browser.cut_sliders[2].value = browser.cut_sliders[2].min + 10
     assert browser.image.value != after_mode
+    # a cut the "z" view does not use draws nothing new
+    misses = browser._cache.misses
+    browser.cut_sliders[0].value = browser.cut_sliders[0].min + 10
+    assert browser._cache.misses == misses
     browser.cmap_dropdown.value = "viridis"
     assert browser.image.value not in (before, after_threshold, after_mode)
 
@@ -406,6 +410,21 @@ def test_stability_viewer(tmp_path, stab, masked, study):
             for png in (viewer.summary_png(rank, j), viewer.versions_png(rank, j)):
                 assert base64.b64encode(png).decode() in page
     assert isinstance(viewer.static_figure(), Figure)
+
+
+def test_stability_viewer_on_surface_components(surface_study):
+    from nilearn.maskers import SurfaceMasker
+
+    masker = SurfaceMasker(mask_img=surface_study.mask_img, standardize=None).fit()
+    X = masker.transform(surface_study.func[0])
+    result = stability(ArraySparsePCA(), X, [2], n_seeds=2, random_state=0)
+    viewer = StabilityViewer(result, mask_img=surface_study.mask_img)
+    first = viewer.versions_image.value
+    assert _is_png(first)
+    viewer.component_dropdown.value = 1
+    assert viewer.versions_image.value != first
+    assert StabilityViewer(result, masker=masker, component=1).versions_image.value == \
+        viewer.versions_image.value
 
 
 def test_stability_viewer_bad_input(stab, study):

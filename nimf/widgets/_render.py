@@ -355,8 +355,9 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
         mesh, bg = _surface_geometry(maps, "inflated")
         thresholds = maps.thresholds("auto")
         hemis = list(maps.parts)
-        fig = new_figure(2.2 * len(hemis) * 2, 0.3 + 1.7 * ((n_seeds + 1) // 2))
         n_rows = (n_seeds + 1) // 2
+        height = 0.35 + 1.7 * n_rows
+        fig = new_figure(2.2 * len(hemis) * 2, height)
         for s in range(n_seeds):
             cmap, vmin, vmax = _color_range(maps, s, "RdBu_r")
             threshold = float(thresholds[s])
@@ -372,7 +373,8 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
                         symmetric_cbar=vmin == -vmax, colorbar=False, axes=ax, figure=fig)
                 if h == 0:
                     ax.set_title(titles[s], fontsize="small")
-        fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92, wspace=0, hspace=0.1)
+        fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.35 / height, wspace=0,
+                            hspace=0.15)
         _zoom_3d(fig)
         return figure_png(fig, dpi)
     peak = maps.world(int(np.argmax(np.abs(maps.data[:, best]))))

@@ -9,7 +9,7 @@ from ._data import (COLORMAPS, _check_index, ComponentState, as_component_maps, 
                     display_modes, explained_variance_of, peak_coords, subject_time_courses,
                     world_bounds)
 from ._html import Control, Panel, write_viewer_html
-from ._render import png_figure, render_component, render_time_course
+from ._render import _cuts, png_figure, render_component, render_time_course
 
 __all__ = ["ComponentBrowser"]
 
@@ -213,8 +213,10 @@ class ComponentBrowser(widgets.VBox):
     def map_png(self, state):
         """PNG of the map for ``state`` (cached)."""
         state = check_component_state(self._maps, state, n_subjects=len(self._imgs))
+        # only the cuts the display mode uses: moving y in an "x" view draws nothing new
+        cuts = _cuts(state.cut_coords, state.display_mode)
         key = ("map", state.component, state.threshold, state.display_mode,
-               state.cut_coords, state.cmap)
+               None if cuts is None else tuple(cuts), state.cmap)
         return self._cache.get(key, lambda: render_component(
             self._maps, state, title=self.labels[state.component], dpi=self._dpi))
 
