@@ -46,9 +46,8 @@ def surprise_models():
 def nimf_models():
     return {
         "nimf biases only": lambda: MatrixCompletion(n_components=0, random_state=0),
-        "nimf default": lambda: MatrixCompletion(random_state=0),
+        "nimf default (somf)": lambda: MatrixCompletion(random_state=0),
         "nimf als": lambda: MatrixCompletion(solver="als", random_state=0),
-        "nimf somf": lambda: MatrixCompletion(solver="somf", random_state=0),
         "nimf sgd": lambda: MatrixCompletion(solver="sgd", random_state=0),
     }
 

@@ -25,6 +25,7 @@ _REGISTRY = {
     "OnlineDictionaryLearning": ("nimf.decomposition.online", "OnlineDictionaryLearning"),
     "SparsePCA": ("nimf.decomposition.sparse_pca", "SparsePCA"),
     "NMF": ("nimf.decomposition.nmf", "NMF"),
+    "MatrixCompletion": ("nimf.ratings.completion", "MatrixCompletion"),
 }
 
 
@@ -68,7 +69,7 @@ def save_model(estimator, path):
     has ``callback=None``.
     """
     name = _class_name(estimator)
-    if not hasattr(estimator, "components_"):
+    if not hasattr(estimator, getattr(estimator, "_fitted_marker", "components_")):
         raise ValueError(f"save_model expects a fitted estimator; this {name} is not fitted")
     arrays = {}
     params = {}
@@ -91,6 +92,8 @@ def save_model(estimator, path):
         if not key.endswith("_") or key.startswith("_"):
             continue
         if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                continue  # the estimator's _get_persistent_state stores these
             arrays[f"attr__{key}"] = value
         elif _jsonable(value):
             fitted[key] = value.item() if isinstance(value, np.generic) else value

@@ -93,7 +93,8 @@ def test_sgd_epoch_matches_reference(fit_bias):
 
 @pytest.mark.parametrize("fit_bias", [True, False])
 def test_masked_item_step_matches_reference(fit_bias):
-    rng, X, mask = _tiny(2, n_users=12, n_items=8)
+    # 40 users: batches of 20 give some items 8 or more new ratings (the BLAS path)
+    rng, X, mask = _tiny(2, n_users=40, n_items=8)
     Xs = sp.csr_matrix((X[mask], np.nonzero(mask)), shape=X.shape)
     k = 3
     P = rng.normal(size=(X.shape[0], k))
@@ -101,16 +102,22 @@ def test_masked_item_step_matches_reference(fit_bias):
     Q = rng.normal(size=(X.shape[1], k))
     bi = rng.normal(size=X.shape[1]) if fit_bias else np.zeros(X.shape[1])
     A = np.zeros((X.shape[1], k + 1, k + 1))
+    scale = np.ones(X.shape[1])
     B = np.zeros((X.shape[1], k + 1))
     counts = np.zeros(X.shape[1])
-    state = (Q, bi, A, B, counts)
-    for batch in (np.array([0, 3, 4, 7]), np.array([1, 2, 5]), np.array([6, 8, 9, 10, 11])):
-        ref = naive.masked_item_step(batch, X, mask, 3.0, P, bu, *state, 0.2, 0.3, 0.8,
+    ref = (Q.copy(), bi.copy(), A.copy(), B.copy(), counts.copy())
+    order = rng.permutation(40)
+    for batch in (order[:20], order[20:23], order[23:], order[5:30]):
+        assert np.bincount(np.nonzero(mask[batch])[1]).max() >= 8 or batch.size < 20
+        ref = naive.masked_item_step(batch, X, mask, 3.0, P, bu, *ref, 0.2, 0.3, 0.8,
                                      fit_bias, 2)
-        K.masked_item_step(batch, Xs.indptr, Xs.indices, Xs.data, 3.0, P, bu, Q, bi, A, B,
-                           counts, 0.2, 0.3, 0.8, fit_bias, 2)
-        for got, want in zip(state, ref):
+        K.masked_item_step(batch, Xs.indptr, Xs.indices, Xs.data, 3.0, P, bu, Q, bi, A,
+                           scale, B, counts, 0.2, 0.3, 0.8, fit_bias, 2)
+        for got, want in zip((Q, bi, B, counts), (ref[0], ref[1], ref[3], ref[4])):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.triu(A * scale[:, None, None]), np.triu(ref[2]),
+                                   rtol=1e-10, atol=1e-12)
+    assert np.any(scale < 1)  # the decay went through the scale
 
 
 def test_predict_and_error_kernels_match_numpy():
@@ -402,3 +409,38 @@ def test_clone_and_params():
     model = MatrixCompletion(7, solver="sgd", alpha=0.3)
     copy = clone(model)
     assert copy.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("string_ids", [True, False])
+def test_save_load_round_trip(tmp_path, string_ids):
+    from nimf import load_model, save_model
+
+    df = make_ratings(40, 25, 400, random_state=10).ratings
+    if string_ids:
+        df = df.assign(user=df.user.map(lambda u: f"u{u}"))
+    model = MatrixCompletion(3, random_state=0, n_epochs=3).fit(df, validation=df)
+    path = save_model(model, tmp_path / "model")
+    loaded = load_model(path)
+    assert type(loaded) is MatrixCompletion and loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict(df), model.predict(df))
+    assert list(loaded.user_ids_) == list(model.user_ids_)
+    assert loaded.rating_scale_ == model.rating_scale_
+    assert loaded.history_ == model.history_
+    user = df.user.iloc[0]
+    assert loaded.recommend(user, 5).equals(model.recommend(user, 5))
+    assert loaded.predict("never seen", df.item.iloc[0]) == model.predict(
+        "never seen", df.item.iloc[0])
+
+
+def test_auto_alpha_follows_density():
+    sparse_df = make_ratings(400, 300, 4000, random_state=11).ratings
+    dense_df = make_ratings(400, 300, 40000, random_state=11).ratings
+    light = MatrixCompletion(2, n_epochs=1).fit(sparse_df)
+    heavy = MatrixCompletion(2, n_epochs=1).fit(dense_df)
+    expected = 0.9 / ((4000 / 400) * (4000 / 300)) ** 0.25
+    assert light.alpha_ == pytest.approx(expected)
+    assert heavy.alpha_ < light.alpha_
+    assert MatrixCompletion(2, solver="sgd", n_epochs=1).fit(sparse_df).alpha_ == 0.03
+    assert MatrixCompletion(2, alpha=0.5, n_epochs=1).fit(sparse_df).alpha_ == 0.5
+    with pytest.raises(ValueError, match="alpha"):
+        MatrixCompletion(2, alpha="best").fit(sparse_df)

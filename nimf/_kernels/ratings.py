@@ -173,28 +173,34 @@ def squared_errors(users, items, data, mu, P, Q, bu, bi, low, high):
     return total
 
 
+# below this many ratings of an item in a batch, rank-one updates beat a BLAS call
+_BLAS_MIN_RATINGS = 8
+
+
 @njit(parallel=True, **JIT_KWARGS)
-def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, B, counts, alpha,
-                     alpha_bias, learning_rate, fit_bias, n_sweeps):
+def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, scale, B, counts,
+                     alpha, alpha_bias, learning_rate, fit_bias, n_sweeps):
     """The item side of one step of the masked online learner, in place.
 
     ``batch`` holds users whose codes ``[P[u], bu[u]]`` were just computed on the
     items they rated (their mask; :func:`als_rows` on the batch).  Every item ``i``
     rated in the batch then
 
-    1. folds the batch into its running averages ``A[i] = mean(z z^T)`` and
-       ``B[i] = mean(z * target)`` (``z = [P[u], 1]``, ``target = x_ui - mu -
+    1. folds the batch into its running averages ``scale[i] * A[i] = mean(z z^T)``
+       and ``B[i] = mean(z * target)`` (``z = [P[u], 1]``, ``target = x_ui - mu -
        bu[u]``) with weight ``gamma = min(1, n_new / counts[i] ** learning_rate)``,
        ``counts[i]`` counting the ratings of item ``i`` seen so far: the per-feature
        weights of the subsampled learner, which forget stale codes at a pace set by
-       how often each item is seen (exact running means when ``learning_rate`` is 1);
+       how often each item is seen (exact running means when ``learning_rate`` is 1).
+       The decay of ``A[i]`` is kept in ``scale[i]`` rather than applied to its
+       ``(k + 1) ** 2`` entries;
     2. takes ``n_sweeps`` warm-started coordinate sweeps on
-       ``1/2 d (A[i] + ridge) d - B[i] d`` for ``d = [Q[i], bi[i]]`` (``bi`` stays
-       unchanged when ``fit_bias`` is False).
+       ``1/2 d (scale[i] A[i] + ridge) d - B[i] d`` for ``d = [Q[i], bi[i]]`` (``bi``
+       stays unchanged when ``fit_bias`` is False).
 
     Items not rated in the batch are left alone; items are processed in parallel.
-    ``A`` has shape ``(n_items, k + 1, k + 1)`` (upper triangle used) and ``B``
-    ``(n_items, k + 1)``.
+    ``A`` has shape ``(n_items, k + 1, k + 1)`` (upper triangle used), ``scale``
+    ``(n_items,)`` (start at 1) and ``B`` ``(n_items, k + 1)``.
     """
     k = Q.shape[1]
     m = k + 1
@@ -236,37 +242,63 @@ def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, B, count
         if g > 1.0:
             g = 1.0
         keep = 1.0 - g
-        Z = np.empty((nb, m))
-        y = np.empty(nb)
-        for p in range(nb):
-            u = who[lo + p]
-            for a in range(k):
-                Z[p, a] = P[u, a]
-            Z[p, k] = 1.0
-            y[p] = what[lo + p] - mu - bu[u]
-        G = Z.T @ Z
-        b = Z.T @ y
-        w = g / nb
+        # decay: B explicitly, A through its scale
         for a in range(m):
-            B[i, a] = keep * B[i, a] + w * b[a]
-            for c in range(a, m):
-                A[i, a, c] = keep * A[i, a, c] + w * G[a, c]
+            B[i, a] *= keep
+        sc = scale[i] * keep
+        if sc < 1e-150:
+            # fold the scale in before it underflows (and when A is forgotten entirely)
+            for a in range(m):
+                for c in range(a, m):
+                    A[i, a, c] *= sc
+            sc = 1.0
+        scale[i] = sc
+        w = g / nb
+        wa_scaled = w / sc
+        if nb < _BLAS_MIN_RATINGS:
+            z = np.empty(m)
+            for p in range(nb):
+                u = who[lo + p]
+                for a in range(k):
+                    z[a] = P[u, a]
+                z[k] = 1.0
+                tgt = w * (what[lo + p] - mu - bu[u])
+                for a in range(m):
+                    B[i, a] += tgt * z[a]
+                    za = wa_scaled * z[a]
+                    for c in range(a, m):
+                        A[i, a, c] += za * z[c]
+        else:
+            Z = np.empty((nb, m))
+            y = np.empty(nb)
+            for p in range(nb):
+                u = who[lo + p]
+                for a in range(k):
+                    Z[p, a] = P[u, a]
+                Z[p, k] = 1.0
+                y[p] = what[lo + p] - mu - bu[u]
+            G = Z.T @ Z
+            b = Z.T @ y
+            for a in range(m):
+                B[i, a] += w * b[a]
+                for c in range(a, m):
+                    A[i, a, c] += wa_scaled * G[a, c]
         d = np.empty(m)
         for a in range(k):
             d[a] = Q[i, a]
         d[k] = bi[i] if fit_bias else 0.0
         for sweep in range(n_sweeps):
             for a in range(n_free):
-                # gradient of coordinate a: (A d)_a - B_a, from the upper triangle
-                grad = -B[i, a]
+                # gradient of coordinate a: sc (A d)_a - B_a, from the upper triangle
+                acc = 0.0
                 for c in range(a):
-                    grad += A[i, c, a] * d[c]
+                    acc += A[i, c, a] * d[c]
                 for c in range(a, m):
-                    grad += A[i, a, c] * d[c]
+                    acc += A[i, a, c] * d[c]
                 ridge = alpha if a < k else alpha_bias
-                curv = A[i, a, a] + ridge
+                curv = sc * A[i, a, a] + ridge
                 if curv > 0.0:
-                    d[a] -= (grad + ridge * d[a]) / curv
+                    d[a] -= (sc * acc - B[i, a] + ridge * d[a]) / curv
         for a in range(k):
             Q[i, a] = d[a]
         if fit_bias:
