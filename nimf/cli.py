@@ -129,11 +129,15 @@ class _StagedOutput:
 
 
 def _write_outputs(folder, estimator, summary, title):
-    """Maps, contour figure, one image per map and the HTML report."""
+    """Maps, contour figure, one image per map, the HTML report and the standalone
+    component browser (browser.html: every map pre-rendered, a slider, no kernel)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from nimf.plotting import plot_components_contours, save_component_images, write_html_report
+    from nimf.widgets import ComponentBrowser
+
+    summary = dict(summary, **{"component browser": "browser.html (open in a web browser)"})
 
     estimator.components_img_.to_filename(os.path.join(folder, "components.nii.gz"))
     contour = os.path.join(folder, "contours.png")
@@ -142,6 +146,7 @@ def _write_outputs(folder, estimator, summary, title):
     write_html_report(folder, title=title, summary=summary,
                       explained_variance=estimator.explained_variance_, contour_png=contour,
                       component_pngs=pngs)
+    ComponentBrowser(estimator).save_html(os.path.join(folder, "browser.html"), title=title)
 
 
 def _fmri_demo(args):
@@ -183,8 +188,8 @@ def _fmri_demo(args):
     }
     with staging as folder:
         _write_outputs(folder, dl, summary, "nimf demo: resting-state networks")
-    print(f"Wrote components.nii.gz, contours.png, {n_components} component images and "
-          f"report.html to {staging.out}")
+    print(f"Wrote components.nii.gz, contours.png, {n_components} component images, "
+          f"report.html and browser.html to {staging.out}")
     return 0
 
 
@@ -232,8 +237,8 @@ def _decompose(args):
     }
     with staging as folder:
         _write_outputs(folder, dl, summary, "nimf decompose")
-    print(f"Wrote components.nii.gz, contours.png, component images and report.html to "
-          f"{staging.out}")
+    print(f"Wrote components.nii.gz, contours.png, component images, report.html and "
+          f"browser.html to {staging.out}")
     return 0
 
 

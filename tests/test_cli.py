@@ -1,5 +1,6 @@
 """The nimf command line: outputs written, nothing left behind on failure."""
 import os
+import re
 
 import nibabel
 import numpy as np
@@ -23,8 +24,13 @@ def test_demo_writes_maps_figures_and_report(tmp_path, capsys):
                  "--resolution", "8", "--out", str(out)])
     assert code == 0
     names = sorted(os.listdir(out))
-    assert names == ["component_00.png", "component_01.png", "component_02.png",
-                     "component_03.png", "components.nii.gz", "contours.png", "report.html"]
+    assert names == ["browser.html", "component_00.png", "component_01.png",
+                     "component_02.png", "component_03.png", "components.nii.gz",
+                     "contours.png", "report.html"]
+    browser = (out / "browser.html").read_text()
+    # the four maps pre-rendered, switched by a slider without a kernel
+    assert len(set(re.findall(r"iVBORw0KGgo[A-Za-z0-9+/=]+", browser))) == 4
+    assert 'type="range"' in browser
     maps = nibabel.load(out / "components.nii.gz")
     assert maps.shape[-1] == 4
     report = (out / "report.html").read_text()
@@ -53,6 +59,7 @@ def test_decompose_on_files_and_globs(small_study, tmp_path):
     assert code == 0
     assert nibabel.load(out / "components.nii.gz").shape[-1] == 3
     assert (out / "report.html").exists() and (out / "component_02.png").exists()
+    assert (out / "browser.html").exists()
 
 
 def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
