@@ -19,20 +19,13 @@ import time
 
 import numpy as np
 
+from _common import timed
+
 from nimf.datasets import make_ratings
 from nimf.ratings import MatrixCompletion, train_test_split_ratings
 
 SIZES = {"100k": (943, 1682, 100_000), "1m": (6040, 3706, 1_000_209),
          "10m": (69878, 10677, 10_000_054)}
-
-
-def best_of(fit, repeats):
-    best, model = np.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model = fit()
-        best = min(best, time.perf_counter() - t0)
-    return best, model
 
 
 def surprise_models():
@@ -90,11 +83,11 @@ def main():
         if args.only and not any(word in name for word in args.only):
             continue
         if name.startswith("surprise"):
-            elapsed, model = best_of(lambda: make().fit(trainset), args.repeats)
+            elapsed, model = timed(make, trainset, args.repeats)
             pred = np.array([model.predict(u, i, clip=True).est for u, i, _ in testset])
             rmse = float(np.sqrt(np.mean((pred - test.rating.to_numpy()) ** 2)))
         else:
-            elapsed, model = best_of(lambda: make().fit(train), args.repeats)
+            elapsed, model = timed(make, train, args.repeats)
             rmse = model.rmse(test)
         rows.append((name, elapsed, rmse))
         print(f"  {name:26s} fit {elapsed:8.2f} s   test RMSE {rmse:.4f}", flush=True)
