@@ -1,8 +1,17 @@
 """Shared input checks: every message says what was expected and what was given."""
 
 import numbers
+import os
 
 import numpy as np
+
+
+def available_memory():
+    """Bytes of physical memory free now (8 GiB when the system cannot tell)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8 * 2 ** 30
 
 
 def _describe(value):

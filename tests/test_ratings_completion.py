@@ -444,3 +444,13 @@ def test_auto_alpha_follows_density():
     assert MatrixCompletion(2, alpha=0.5, n_epochs=1).fit(sparse_df).alpha_ == 0.5
     with pytest.raises(ValueError, match="alpha"):
         MatrixCompletion(2, alpha="best").fit(sparse_df)
+
+
+def test_somf_statistics_too_large_for_memory(monkeypatch):
+    import nimf.ratings.completion as completion
+
+    df = make_ratings(30, 20, 200, random_state=12).ratings
+    monkeypatch.setattr(completion, "available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match="solver='als'"):
+        MatrixCompletion(5, solver="somf").fit(df)
+    MatrixCompletion(5, solver="als", n_epochs=1).fit(df)  # no per-item statistics

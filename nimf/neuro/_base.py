@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_int
+from .._validation import available_memory, check_int
 
 __all__ = ["BaseImageDecomposition"]
 
@@ -33,13 +33,6 @@ __all__ = ["BaseImageDecomposition"]
 # memory-mapped file on disk instead of RAM (the learners stream it in batches)
 _MEMMAP_FRACTION = 0.4
 _MEMMAP_FORCE = False  # tests set this to exercise the on-disk path
-
-
-def _available_memory():
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 8 * 2 ** 30
 
 
 def _is_surface(img):
@@ -314,7 +307,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         dtype = np.dtype(self._work_dtype)
         nbytes = total * n_features * dtype.itemsize
         tmpdir = None
-        if _MEMMAP_FORCE or nbytes > _MEMMAP_FRACTION * _available_memory():
+        if _MEMMAP_FORCE or nbytes > _MEMMAP_FRACTION * available_memory():
             tmpdir = tempfile.mkdtemp(prefix="nimf_")
             data = np.lib.format.open_memmap(os.path.join(tmpdir, "data.npy"), mode="w+",
                                              dtype=dtype, shape=(total, n_features))

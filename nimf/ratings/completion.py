@@ -20,7 +20,8 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from .._kernels import ratings as _k
-from .._validation import check_bool, check_float, check_int, check_option
+from .._validation import (available_memory, check_bool, check_float, check_int,
+                           check_option)
 
 __all__ = ["MatrixCompletion"]
 
@@ -69,8 +70,11 @@ class MatrixCompletion(BaseEstimator):
           step takes ``batch_size`` users, computes their codes on the items they
           rated (their mask), folds them into per-item running statistics weighted
           by how often each item was seen, and updates the rated items only. A pass
-          costs about two ALS sweeps, but three passes reach a lower held-out RMSE
-          than ALS does in ten sweeps (``benchmarks/bench_ratings_vs_surprise.py``).
+          costs about two ALS sweeps, but three passes reach a held-out RMSE as low
+          as ALS's after ten sweeps at 100k ratings and lower at 1M and 10M, in half
+          the time there (``benchmarks/bench_ratings_vs_surprise.py``).
+          It keeps a ``(k + 1) x (k + 1)`` statistic per item (``n_items * (k + 1) ** 2``
+          floats: 0.4 GB for Netflix's 17770 items and 50 components).
         - "als": alternating least squares, every user's (then item's) factors and
           bias solved exactly given the other side, rows in parallel (weighted-lambda
           ALS, Zhou et al., 2008).
@@ -250,8 +254,6 @@ class MatrixCompletion(BaseEstimator):
         check_int(self.n_jobs, "n_jobs", min_val=1, allow_none=True)
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable or None, got {self.callback!r}")
-        if self.solver == "somf" and self.n_components == 0:
-            pass  # the online learner then only learns biases: allowed
 
     def _frame(self, ratings, name, need_rating=True):
         """A DataFrame with the user, item (and rating) columns from any accepted input."""
@@ -432,6 +434,13 @@ class MatrixCompletion(BaseEstimator):
             coo = X.tocoo()
             coo_u, coo_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
         if solver == "somf":
+            need = n_items * (k + 1) ** 2 * 8
+            if need > 0.5 * available_memory():
+                raise ValueError(
+                    f"solver='somf' keeps a ({k + 1} x {k + 1}) statistic per item: "
+                    f"{n_items} items x {k} components need {need / 2 ** 30:.1f} GiB, more "
+                    f"than half of the {available_memory() / 2 ** 30:.1f} GiB free; use "
+                    f"solver='als' (memory linear in n_components) or fewer components")
             A = np.zeros((n_items, k + 1, k + 1))
             scale = np.ones(n_items)
             B = np.zeros((n_items, k + 1))
