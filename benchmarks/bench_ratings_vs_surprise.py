@@ -42,6 +42,8 @@ def nimf_models():
         "nimf default (somf)": lambda: MatrixCompletion(random_state=0),
         "nimf als": lambda: MatrixCompletion(solver="als", random_state=0),
         "nimf sgd": lambda: MatrixCompletion(solver="sgd", random_state=0),
+        # the data are planted with rank 20: what choosing the rank gives
+        "nimf default, 20 comps": lambda: MatrixCompletion(20, random_state=0),
     }
 
 
