@@ -1,5 +1,4 @@
 """Tutorials and notebooks are executed, so they keep working."""
-import os
 import runpy
 from pathlib import Path
 

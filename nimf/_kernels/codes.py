@@ -11,7 +11,6 @@ a Cholesky factorisation in Python; these kernels handle the elastic net and the
 positive cases by cyclic coordinate descent, warm-started from the given codes.
 """
 
-import numpy as np
 from numba import njit
 
 from .._config import JIT_KWARGS

@@ -14,7 +14,6 @@ then be swept several times for the price of one product (the accelerated HALS
 of Gillis and Glineur, 2012).
 """
 
-import numpy as np
 from numba import njit
 
 from .._config import JIT_KWARGS

@@ -15,13 +15,10 @@ live in :mod:`nimf._kernels.online`, :mod:`nimf._kernels.codes` and
 """
 
 import math
-import numbers
-import warnings
 
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits

@@ -1,6 +1,5 @@
 """Sparse PCA of 4D and surface images."""
 
-import numpy as np
 
 from .._validation import check_float, check_int
 from ..decomposition.sparse_pca import SparsePCA as _ArraySparsePCA

@@ -102,8 +102,8 @@ def component_labels(n_components, explained_variance=None, prefix="Component"):
     >>> component_labels(2, [0.125, 0.05])
     ['Component 0 (EV 12.5%)', 'Component 1 (EV 5.0%)']
     """
-    if (isinstance(n_components, (bool, np.bool_)) or not isinstance(n_components, numbers.Integral)
-            or n_components < 1):
+    if (isinstance(n_components, (bool, np.bool_))
+            or not isinstance(n_components, numbers.Integral) or n_components < 1):
         raise ValueError(f"n_components must be a positive int, got {_describe(n_components)}")
     if explained_variance is None:
         return [f"{prefix} {k}" for k in range(n_components)]
