@@ -454,3 +454,43 @@ def test_somf_statistics_too_large_for_memory(monkeypatch):
     with pytest.raises(ValueError, match="solver='als'"):
         MatrixCompletion(5, solver="somf").fit(df)
     MatrixCompletion(5, solver="als", n_epochs=1).fit(df)  # no per-item statistics
+
+
+def test_group_order_is_a_stable_counting_sort():
+    rng = np.random.default_rng(4)
+    group = rng.integers(0, 5, 50)
+    order = rng.permutation(50)
+    grouped, starts = K.group_order(order, group, 7)
+    np.testing.assert_array_equal(grouped, order[np.argsort(group[order], kind="stable")])
+    np.testing.assert_array_equal(starts, np.concatenate([[0], np.cumsum(np.bincount(
+        group, minlength=7))]))
+
+
+def test_stratified_sgd_equals_the_serial_pass_over_its_order():
+    rng, X, mask = _tiny(5, n_users=30, n_items=20, density=0.6)
+    users, items = (a.astype(np.int64) for a in np.nonzero(mask))
+    data = X[mask]
+    n_strata = 4
+    ub = rng.permutation(30) % n_strata
+    ib = rng.permutation(20) % n_strata
+    group = ((ib[items] - ub[users]) % n_strata) * n_strata + ub[users]
+    order, starts = K.group_order(rng.permutation(data.size), group, n_strata ** 2)
+    k = 3
+    P = rng.normal(0, 0.3, (30, k))
+    Q = rng.normal(0, 0.3, (20, k))
+    bu, bi = np.zeros(30), np.zeros(20)
+    ref = naive.sgd_epoch(users, items, data, order, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02,
+                          0.04, True)
+    total = K.sgd_strata_epoch(users, items, data, order, starts, n_strata, 3.0, P, Q, bu,
+                               bi, 0.05, 0.03, 0.02, 0.04, True)
+    for got, want in zip((P, Q, bu, bi), ref[:4]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert total == pytest.approx(ref[4], rel=1e-10)
+    # the groups of a stratum share no user and no item
+    for s in range(n_strata):
+        seen_u, seen_i = set(), set()
+        for b in range(n_strata):
+            rows = order[starts[s * n_strata + b]:starts[s * n_strata + b + 1]]
+            assert not seen_u & set(users[rows]) and not seen_i & set(items[rows])
+            seen_u |= set(users[rows])
+            seen_i |= set(items[rows])

@@ -102,6 +102,26 @@ def als_rows(rows, indptr, indices, data, mu, other_bias, other_factors, alpha, 
         bias[r] = b[k] if fit_bias else 0.0
 
 
+@njit(inline="always", **JIT_KWARGS)
+def _sgd_step(u, i, x, mu, P, Q, bu, bi, lr, lr_bias, alpha, alpha_bias, fit_bias):
+    """The SGD update of one rating ``x`` of item ``i`` by user ``u``; returns the
+    squared error before it."""
+    k = P.shape[1]
+    pred = mu + bu[u] + bi[i]
+    for f in range(k):
+        pred += P[u, f] * Q[i, f]
+    e = x - pred
+    if fit_bias:
+        bu[u] += lr_bias * (e - alpha_bias * bu[u])
+        bi[i] += lr_bias * (e - alpha_bias * bi[i])
+    for f in range(k):
+        pf = P[u, f]
+        qf = Q[i, f]
+        P[u, f] = pf + lr * (e * qf - alpha * pf)
+        Q[i, f] = qf + lr * (e * pf - alpha * qf)
+    return e * e
+
+
 @njit(**JIT_KWARGS)
 def sgd_epoch(users, items, data, order, mu, P, Q, bu, bi, lr, lr_bias, alpha,
               alpha_bias, fit_bias):
@@ -113,25 +133,68 @@ def sgd_epoch(users, items, data, order, mu, P, Q, bu, bi, lr, lr_bias, alpha,
     old values).  Returns the sum of the squared errors met on the way (before
     each update).
     """
-    k = P.shape[1]
     total = 0.0
     for s in range(order.size):
         t = order[s]
-        u = users[t]
-        i = items[t]
-        pred = mu + bu[u] + bi[i]
-        for f in range(k):
-            pred += P[u, f] * Q[i, f]
-        e = data[t] - pred
-        total += e * e
-        if fit_bias:
-            bu[u] += lr_bias * (e - alpha_bias * bu[u])
-            bi[i] += lr_bias * (e - alpha_bias * bi[i])
-        for f in range(k):
-            pf = P[u, f]
-            qf = Q[i, f]
-            P[u, f] = pf + lr * (e * qf - alpha * pf)
-            Q[i, f] = qf + lr * (e * pf - alpha * qf)
+        total += _sgd_step(users[t], items[t], data[t], mu, P, Q, bu, bi, lr, lr_bias,
+                           alpha, alpha_bias, fit_bias)
+    return total
+
+
+@njit(**JIT_KWARGS)
+def group_order(order, group, n_groups):
+    """``order`` regrouped by ``group[order[t]]``, stable; and where each group starts.
+
+    A counting sort: O(n + n_groups).
+    """
+    starts = np.zeros(n_groups + 1, dtype=np.int64)
+    for t in range(order.size):
+        starts[group[order[t]] + 1] += 1
+    for g in range(n_groups):
+        starts[g + 1] += starts[g]
+    fill = starts[:-1].copy()
+    out = np.empty_like(order)
+    for t in range(order.size):
+        g = group[order[t]]
+        out[fill[g]] = order[t]
+        fill[g] += 1
+    return out, starts
+
+
+@njit(parallel=True, **JIT_KWARGS)
+def sgd_strata_epoch(users, items, data, order, starts, n_strata, mu, P, Q, bu, bi, lr,
+                     lr_bias, alpha, alpha_bias, fit_bias):
+    """One stratified SGD pass (DSGD, Gemulla et al., 2011), in place.
+
+    Users and items are split into ``n_strata`` blocks each. ``order`` lists the
+    ratings grouped by ``g = s * n_strata + b`` where ``b`` is the user block and
+    ``s = (item block - b) mod n_strata`` (``starts`` gives where each group
+    begins; see :func:`group_order`). For ``s = 0, 1, ...`` the ``n_strata`` groups
+    of stratum ``s`` share no user and no item, so they run in parallel, each in
+    its own order, with the updates of :func:`sgd_epoch`: the result is the
+    serial pass over ``order`` whatever the number of threads. Each group's
+    ratings are first copied in visiting order, so the pass reads them
+    sequentially and only the factor rows of one user block and one item block
+    are touched at random. Returns the sum of the squared errors met on the way.
+    """
+    n = order.size
+    u_seq = np.empty(n, dtype=np.int64)
+    i_seq = np.empty(n, dtype=np.int64)
+    x_seq = np.empty(n)
+    for t in prange(n):
+        r = order[t]
+        u_seq[t] = users[r]
+        i_seq[t] = items[r]
+        x_seq[t] = data[r]
+    total = 0.0
+    for s in range(n_strata):
+        for b in prange(n_strata):
+            g = s * n_strata + b
+            sse = 0.0
+            for t in range(starts[g], starts[g + 1]):
+                sse += _sgd_step(u_seq[t], i_seq[t], x_seq[t], mu, P, Q, bu, bi, lr,
+                                 lr_bias, alpha, alpha_bias, fit_bias)
+            total += sse
     return total
 
 

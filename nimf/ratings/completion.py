@@ -28,6 +28,9 @@ __all__ = ["MatrixCompletion"]
 # per-solver defaults, chosen on the benchmark (benchmarks/bench_ratings_vs_surprise.py)
 _DEFAULT_EPOCHS = {"als": 10, "somf": 3, "sgd": 30}
 _SGD_ALPHA = 0.03
+# stratified SGD: users and items in this many blocks each (fixed, so results do not
+# depend on the number of threads)
+_SGD_STRATA = 16
 _SOMF_SWEEPS = 2
 
 
@@ -78,9 +81,12 @@ class MatrixCompletion(BaseEstimator):
         - "als": alternating least squares, every user's (then item's) factors and
           bias solved exactly given the other side, rows in parallel (weighted-lambda
           ALS, Zhou et al., 2008).
-        - "sgd": stochastic gradient descent on the ratings in a new random order
-          each epoch (Funk / Koren's biased SVD, the algorithm of Surprise's SVD),
-          with the step ``learning_rate / (1 + lr_decay * epoch)``.
+        - "sgd": stochastic gradient descent (Funk / Koren's biased SVD, the
+          algorithm of Surprise's SVD) with the step ``learning_rate / (1 + lr_decay *
+          epoch)``, stratified to run in parallel (DSGD, Gemulla et al., 2011): users
+          and items fall in 16 random blocks each, and each epoch visits the 16
+          strata of blocks that share no user or item in turn, the blocks of a
+          stratum in parallel, every rating once, in a new random order each epoch.
     alpha : float or "auto", default="auto"
         Ridge penalty of the factors, per rating. The best value shrinks as the data
         get denser; "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for "somf" and
@@ -433,6 +439,12 @@ class MatrixCompletion(BaseEstimator):
         if solver == "sgd":
             coo = X.tocoo()
             coo_u, coo_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
+            # strata of the stratified SGD: random user and item blocks
+            n_strata = _SGD_STRATA
+            user_block = rng.permutation(n_users) % n_strata
+            item_block = rng.permutation(n_items) % n_strata
+            ub = user_block[coo_u]
+            group = ((item_block[coo_i] - ub) % n_strata) * n_strata + ub
         if solver == "somf":
             need = n_items * (k + 1) ** 2 * 8
             if need > 0.5 * available_memory():
@@ -485,10 +497,12 @@ class MatrixCompletion(BaseEstimator):
                         _k.als_rows(all_users, X.indptr, X.indices, X.data, mu, bi, Q,
                                     alpha, alpha_bias, P, bu, fit_bias)
                     else:
-                        order = rng.permutation(X.nnz)
+                        order, starts = _k.group_order(rng.permutation(X.nnz), group,
+                                                       n_strata * n_strata)
                         lr = float(self.learning_rate) / (1.0 + self.lr_decay * epoch)
-                        _k.sgd_epoch(coo_u, coo_i, X.data, order, mu, P, Q, bu, bi, lr,
-                                     lr, alpha, alpha_bias, fit_bias)
+                        _k.sgd_strata_epoch(coo_u, coo_i, X.data, order, starts, n_strata,
+                                            mu, P, Q, bu, bi, lr, lr, alpha, alpha_bias,
+                                            fit_bias)
                     self.n_epochs_ = epoch + 1
                     info = {"epoch": epoch + 1, "time": time.perf_counter() - start}
                     info["train_rmse"] = self._rmse_known(coo_u, coo_i, X, low, high)
