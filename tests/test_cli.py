@@ -81,3 +81,67 @@ def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
     assert "n_components must be <=" in capsys.readouterr().err
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["vol3d.nii.gz"]
+
+
+def test_ratings_demo(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["demo", "--ratings", "--n", "3", "--out", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["model.npz", "recommendations.csv", "summary.json"]
+    printed = capsys.readouterr().out
+    rmse = float(re.search(r"held-out RMSE \(\d+ ratings\): ([0-9.]+) \(biases only ([0-9.]+)",
+                           printed).group(1))
+    base = float(re.search(r"biases only ([0-9.]+)", printed).group(1))
+    assert rmse < base - 0.02
+    import pandas as pd
+    recs = pd.read_csv(out / "recommendations.csv")
+    assert list(recs.columns) == ["user", "rank", "item", "score"]
+    assert recs.user.nunique() == 943 and len(recs) == 3 * 943
+
+
+@pytest.mark.parametrize("kind", ["u.data", "ratings.dat", "ratings.csv", "custom.csv"])
+def test_recommend_on_rating_files(tmp_path, capsys, kind):
+    from nimf import load_model
+    from nimf.datasets import make_ratings
+
+    df = make_ratings(60, 40, 1200, n_factors=2, random_state=0).ratings
+    df["timestamp"] = 874965758
+    path = tmp_path / kind
+    extra = []
+    if kind == "u.data":
+        df.to_csv(path, sep="\t", header=False, index=False)
+    elif kind == "ratings.dat":
+        path.write_text("".join(f"{u}::{i}::{r}::{t}\n" for u, i, r, t in df.itertuples(
+            index=False)))
+    elif kind == "ratings.csv":
+        df.set_axis(["userId", "movieId", "rating", "timestamp"], axis=1).to_csv(
+            path, index=False)
+    else:
+        df.assign(user="u" + df.user.astype(str)).set_axis(
+            ["who", "what", "stars", "when"], axis=1).to_csv(path, sep=";", index=False)
+        extra = ["--user-col", "who", "--item-col", "what", "--rating-col", "stars",
+                 "--sep", ";"]
+    out = tmp_path / "out"
+    code = main(["recommend", str(path), "--n-components", "3", "--n", "2", "--out",
+                 str(out)] + extra)
+    assert code == 0, capsys.readouterr().err
+    model = load_model(out / "model.npz")
+    assert model.n_ratings_ == 1200 and model.user_ids_.size == 60
+    assert "held-out RMSE" in capsys.readouterr().out
+
+
+def test_recommend_failures_leave_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["recommend", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
+    assert "no ratings file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,rating\n1,2,4\n1,2,5\n3,4,nan\n")
+    assert main(["recommend", str(bad), "--out", str(out)]) == 2
+    assert "rating" in capsys.readouterr().err
+    dup = tmp_path / "dup.csv"
+    dup.write_text("user,item,rating\n1,2,4\n1,2,5\n3,4,2\n3,5,1\n")
+    assert main(["recommend", str(dup), "--test-size", "0", "--n-components", "1",
+                 "--out", str(out)]) == 2
+    assert "duplicate" in capsys.readouterr().err
+    assert main(["demo", "--ratings", "--matrix", "--out", str(out)]) == 2
+    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["bad.csv", "dup.csv"]

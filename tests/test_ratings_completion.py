@@ -400,8 +400,6 @@ def test_unfitted_and_bad_prediction_input(fitted):
         model.predict(["user1", "user2"], [1000, 1001, 1002])
     with pytest.raises(ValueError, match="DataFrame"):
         model.predict(np.array([1, 2]))
-    with pytest.raises(ValueError, match="one user id"):
-        model.recommend(["user1", "user2"])
     assert model.score(df) == pytest.approx(-model.rmse(df))
 
 
@@ -494,3 +492,20 @@ def test_stratified_sgd_equals_the_serial_pass_over_its_order():
             assert not seen_u & set(users[rows]) and not seen_i & set(items[rows])
             seen_u |= set(users[rows])
             seen_i |= set(items[rows])
+
+
+def test_recommend_for_many_users_equals_one_at_a_time(fitted):
+    df, model = fitted
+    users = ["user3", "nobody", "user7", "user3"]
+    table = model.recommend(users, n=4)
+    assert list(table.columns) == ["user", "rank", "item", "score"]
+    for user in set(users):
+        one = model.recommend(user, n=4)
+        mine = table[table.user == user].drop_duplicates(["rank"])
+        assert list(mine["rank"]) == [1, 2, 3, 4]
+        assert list(mine.item) == list(one.item)
+        np.testing.assert_allclose(mine.score, one.score)
+    # fewer candidates than n: as many rows as there are unseen candidates
+    few = model.recommend(["user3"], n=50, items=model.item_ids_[:5])
+    rated = set(df.item[df.user == "user3"])
+    assert len(few) == len(set(model.item_ids_[:5]) - rated)

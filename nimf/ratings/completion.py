@@ -634,9 +634,10 @@ class MatrixCompletion(BaseEstimator):
 
         Parameters
         ----------
-        user : id
+        user : id or list/array of ids
             A user id; one never seen in training gets the items with the highest
-            ``mu + c_i`` (the best-rated items after shrinkage).
+            ``mu + c_i`` (the best-rated items after shrinkage). Several ids give
+            every user's list in one long table (scored in blocks with BLAS).
         n : int, default=10
         exclude_seen : bool, default=True
             Leave out the items the user rated in training.
@@ -646,29 +647,62 @@ class MatrixCompletion(BaseEstimator):
         Returns
         -------
         DataFrame with columns ``item`` and ``score`` (the predicted rating, not
-        clipped), best first.
+        clipped), best first; for several users, columns ``user``, ``rank`` (from 1),
+        ``item`` and ``score``, each user's items best first. A user with fewer than
+        ``n`` candidates left gets fewer rows.
         """
         import pandas as pd
 
         self._check_fitted()
         n = check_int(n, "n", min_val=1)
         exclude_seen = check_bool(exclude_seen, "exclude_seen")
-        if np.ndim(user) != 0:
-            raise ValueError(f"recommend takes one user id, got {np.shape(user)} ids")
-        u = int(self._index(_as_1d(np.array([user], dtype=object), "user"), "user")[0])
+        single = np.ndim(user) == 0
+        users = np.array([user], dtype=object) if single else _as_1d(user, "user")
+        rows = self._index(users, "user")
         if items is None:
             cand = np.arange(self.item_ids_.size)
         else:
             cand = self._index(_as_1d(items, "items"), "item")
             cand = np.unique(cand[cand >= 0])
-        scores = self.global_mean_ + self.item_bias_[cand]
-        if u >= 0:
-            scores = scores + self.user_bias_[u] + self.item_factors_[cand] @ self.user_factors_[u]
-            if exclude_seen:
-                seen = self._seen.indices[self._seen.indptr[u]:self._seen.indptr[u + 1]]
-                keep = ~np.isin(cand, seen)
-                cand, scores = cand[keep], scores[keep]
-        n = min(n, cand.size)
-        top = np.argpartition(-scores, n - 1)[:n] if n < cand.size else np.arange(cand.size)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return pd.DataFrame({"item": self.item_ids_[cand[top]], "score": scores[top]})
+        base = self.global_mean_ + self.item_bias_[cand]
+        Qc = self.item_factors_[cand]
+        out_user, out_rank, out_item, out_score = [], [], [], []
+        block = max(1, 2 ** 22 // max(cand.size, 1))  # about 32 MB of scores at a time
+        for lo in range(0, rows.size, block):
+            r = rows[lo:lo + block]
+            known = r >= 0
+            scores = np.broadcast_to(base, (r.size, cand.size)).copy()
+            if known.any():
+                rk = r[known]
+                scores[known] += (self.user_bias_[rk][:, None]
+                                  + self.user_factors_[rk] @ Qc.T)
+                if exclude_seen:
+                    # mark each known user's rated candidates
+                    position = np.full(self.item_ids_.size, -1)
+                    position[cand] = np.arange(cand.size)
+                    for j, u in zip(np.flatnonzero(known), rk):
+                        seen = position[self._seen.indices[self._seen.indptr[u]:
+                                                           self._seen.indptr[u + 1]]]
+                        scores[j, seen[seen >= 0]] = -np.inf
+            for j in range(r.size):
+                valid = np.isfinite(scores[j])
+                m = min(n, int(valid.sum()))
+                if m == 0:
+                    continue
+                row = scores[j]
+                top = (np.argpartition(-row, m - 1)[:m] if m < row.size
+                       else np.arange(row.size))
+                top = top[np.argsort(-row[top], kind="stable")][:m]
+                out_user.append(np.repeat(users[lo + j], m))
+                out_rank.append(np.arange(1, m + 1))
+                out_item.append(cand[top])
+                out_score.append(row[top])
+        cat = (lambda parts, dtype=None: np.concatenate(parts) if parts
+               else np.empty(0, dtype=dtype))
+        item_pos = cat(out_item, np.int64)
+        frame = pd.DataFrame({"user": cat(out_user, object), "rank": cat(out_rank, np.int64),
+                              "item": self.item_ids_[item_pos],
+                              "score": cat(out_score, np.float64)})
+        if single:
+            return frame[["item", "score"]].reset_index(drop=True)
+        return frame
