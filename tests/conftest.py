@@ -23,3 +23,15 @@ def dtype(request):
 
 def rtol_for(dtype):
     return 1e-10 if np.dtype(dtype) == np.float64 else 2e-4
+
+
+@pytest.fixture
+def no_open_figures():
+    """Fail a test that leaves pyplot figures open (drawing code must close its own)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    yield
+    leaked = plt.get_fignums()
+    plt.close("all")
+    assert leaked == [], f"pyplot figures left open: {leaked}"

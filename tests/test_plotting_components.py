@@ -27,7 +27,8 @@ from nimf.plotting import (  # noqa: E402
 )
 
 # too many open figures is a leak: make it an error
-pytestmark = pytest.mark.filterwarnings("error:More than:RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("error:More than:RuntimeWarning"),
+              pytest.mark.usefixtures("no_open_figures")]
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +50,6 @@ def maps(request, volume_maps, surface_maps):
     return volume_maps if request.param == "volume" else surface_maps
 
 
-@pytest.fixture(autouse=True)
-def no_open_figures():
-    plt.close("all")
-    yield
-    leaked = plt.get_fignums()
-    plt.close("all")
-    assert leaked == [], f"figures left open: {leaked}"
 
 
 def _n_maps(img):

@@ -85,13 +85,7 @@ def stab(masked):
     return stability(ArraySparsePCA(), X, [2, 3], n_seeds=3, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def no_open_figures():
-    plt.close("all")
-    yield
-    leaked = plt.get_fignums()
-    plt.close("all")
-    assert leaked == [], f"pyplot figures left open: {leaked}"
+pytestmark = pytest.mark.usefixtures("no_open_figures")
 
 
 def _is_png(data):
