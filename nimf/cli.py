@@ -8,7 +8,8 @@
     report.  ``nimf demo --matrix`` runs the array learner on a matrix with
     planted sparse components instead.
 ``nimf decompose IMGS... --n-components K [--mask M] --out DIR``
-    the same on your own 4D images.
+    the same on your own 4D images, or on surface data on fsaverage5 (GIFTI files
+    paired by ``hemi-L`` / ``hemi-R`` in their names; maps written per hemisphere).
 ``nimf recommend RATINGS --out DIR``
     matrix completion of a ratings file (MovieLens ``u.data``, ``ratings.dat``,
     ``ratings.csv`` or any CSV): held-out RMSE against the biases-only model, the
@@ -144,7 +145,12 @@ def _write_outputs(folder, estimator, summary, title):
 
     summary = dict(summary, **{"component browser": "browser.html (open in a web browser)"})
 
-    estimator.components_img_.to_filename(os.path.join(folder, "components.nii.gz"))
+    maps = estimator.components_img_
+    if hasattr(maps, "to_filename"):
+        maps.to_filename(os.path.join(folder, "components.nii.gz"))
+    else:  # a SurfaceImage: one GIFTI file per hemisphere
+        for hemi in ("L", "R"):
+            maps.data.to_filename(os.path.join(folder, f"components_hemi-{hemi}.func.gii"))
     contour = os.path.join(folder, "contours.png")
     plot_components_contours(estimator.components_img_, title=title, output_file=contour)
     pngs = save_component_images(estimator.components_img_, folder)
@@ -294,6 +300,54 @@ def _recommend(args):
     return _complete(ratings, args, args.out, os.path.basename(args.ratings))
 
 
+_GIFTI = (".gii", ".gii.gz")
+
+
+def _surface_images(paths, mesh_name):
+    """One SurfaceImage per subject from GIFTI files paired by 'hemi-L' / 'hemi-R'."""
+    from nilearn.datasets import load_fsaverage
+    from nilearn.surface import SurfaceImage, load_surf_data
+
+    if mesh_name != "fsaverage5":
+        raise ValueError(f"--mesh: nimf reads surface data on 'fsaverage5' (the mesh nilearn "
+                         f"ships), got {mesh_name!r}")
+    lefts, rights = [], {}
+    for path in paths:
+        name = os.path.basename(path)
+        if "hemi-L" in name:
+            lefts.append(path)
+        elif "hemi-R" in name:
+            rights[os.path.join(os.path.dirname(path), name.replace("hemi-R", "hemi-L"))] = path
+        else:
+            raise ValueError(f"surface images must name their hemisphere with 'hemi-L' or "
+                             f"'hemi-R' (BIDS), got {path!r}")
+    unpaired = [p for p in lefts if p not in rights] + [
+        r for l_, r in rights.items() if l_ not in lefts]
+    if unpaired:
+        raise ValueError(f"each 'hemi-L' file needs its 'hemi-R' file (same name otherwise), "
+                         f"got {len(unpaired)} unpaired: {unpaired[:3]}")
+    mesh = load_fsaverage(mesh_name)["pial"]
+    imgs = []
+    for left in lefts:
+        data = {}
+        for hemi, path in (("left", left), ("right", rights[left])):
+            n_vertices = mesh.parts[hemi].n_vertices
+            try:
+                values = np.asarray(load_surf_data(path))
+            except (ValueError, OSError) as exc:
+                raise ValueError(f"could not read {path!r} as surface data: {exc}") from None
+            # a time series may come as (scans, vertices): vertices go first
+            if values.ndim == 2 and values.shape[0] != n_vertices and \
+                    values.shape[1] == n_vertices:
+                values = values.T
+            if values.shape[0] != n_vertices:
+                raise ValueError(f"{path!r} holds data of shape {values.shape}; expected "
+                                 f"{n_vertices} vertices ({mesh_name} {hemi} hemisphere)")
+            data[hemi] = values
+        imgs.append(SurfaceImage(mesh=mesh, data=data))
+    return imgs
+
+
 def _decompose(args):
     from nimf.neuro import DictLearning
     from nimf.neuro._base import _check_study, _expand_imgs
@@ -302,17 +356,27 @@ def _decompose(args):
     imgs = []
     for pattern in args.imgs:
         imgs.extend(_expand_imgs(pattern))
+    surface = [str(p).endswith(_GIFTI) for p in imgs]
+    if any(surface) and not all(surface):
+        raise ValueError("give either volume images or surface (.gii) images, not both")
+    smoothing = args.smoothing_fwhm
+    if all(surface):
+        if args.mask is not None:
+            raise ValueError("--mask is for volume images; surface data use every vertex")
+        imgs = _surface_images([str(p) for p in imgs], args.mesh)
+        smoothing = None  # smoothing on the mesh is not done by nilearn's surface masker
     confounds = None
     if args.confounds:
         if len(args.confounds) != len(imgs):
-            raise ValueError(f"--confounds needs one file per image: {len(imgs)} images, "
+            what = "subject (hemisphere pair)" if all(surface) else "image"
+            raise ValueError(f"--confounds needs one file per {what}: {len(imgs)}, "
                              f"got {len(args.confounds)} files")
         confounds = [np.loadtxt(path, delimiter=",", ndmin=2) if path.endswith(".csv")
                      else np.loadtxt(path, ndmin=2) for path in args.confounds]
     # validate the images (existence, 4D, one grid) before any work
     _check_study(imgs, confounds, None)
     dl = DictLearning(n_components=args.n_components, mask=args.mask, t_r=args.t_r,
-                      smoothing_fwhm=args.smoothing_fwhm, alpha=args.alpha,
+                      smoothing_fwhm=smoothing, alpha=args.alpha,
                       n_epochs=args.n_epochs, reduction=args.reduction,
                       random_state=args.seed, n_jobs=args.n_jobs, verbose=args.verbose)
     t0 = time.perf_counter()
@@ -325,15 +389,17 @@ def _decompose(args):
         "estimator": "nimf.neuro.DictLearning",
         "images": len(imgs),
         "components": args.n_components,
-        "voxels in mask": dl.n_elements_,
+        ("vertices" if all(surface) else "voxels in mask"): dl.n_elements_,
         "fit time (s)": round(elapsed, 2),
         "masking and cleaning (s)": round(dl.masking_time_, 2),
         "sum of per-map explained variance": round(total, 3),
     }
     with staging as folder:
         _write_outputs(folder, dl, summary, "nimf decompose")
-    print(f"Wrote components.nii.gz, contours.png, component images, report.html and "
-          f"browser.html to {staging.out}")
+    maps = ("components_hemi-L.func.gii, components_hemi-R.func.gii" if all(surface)
+            else "components.nii.gz")
+    print(f"Wrote {maps}, contours.png, component images, report.html and browser.html to "
+          f"{staging.out}")
     return 0
 
 
@@ -371,7 +437,9 @@ def build_parser():
     dec.add_argument("--confounds", nargs="*", default=None,
                      help="one confounds file (CSV or whitespace-separated) per image")
     dec.add_argument("--t-r", type=float, default=None)
-    dec.add_argument("--smoothing-fwhm", type=float, default=4.0)
+    dec.add_argument("--smoothing-fwhm", type=float, default=4.0, help="(volume images)")
+    dec.add_argument("--mesh", default="fsaverage5",
+                     help="mesh of surface (.gii) images, paired by 'hemi-L'/'hemi-R'")
     dec.add_argument("--alpha", type=float, default=10.0)
     dec.add_argument("--n-epochs", type=int, default=10)
     dec.add_argument("--reduction", type=float, default=12.0)

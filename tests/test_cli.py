@@ -145,3 +145,34 @@ def test_recommend_failures_leave_nothing(tmp_path, capsys):
     assert main(["demo", "--ratings", "--matrix", "--out", str(out)]) == 2
     assert not out.exists()
     assert sorted(os.listdir(tmp_path)) == ["bad.csv", "dup.csv"]
+
+
+def test_decompose_surface_gifti_pairs(tmp_path, capsys):
+    from nimf.datasets import make_surface_rest_study
+
+    study = make_surface_rest_study(n_subjects=2, n_scans=40, n_networks=3, random_state=0)
+    for s, img in enumerate(study.func, start=1):
+        for hemi in ("L", "R"):
+            img.data.to_filename(tmp_path / f"sub-0{s}_hemi-{hemi}_bold.func.gii")
+    out = tmp_path / "surf"
+    code = main(["decompose", str(tmp_path / "sub-*_bold.func.gii"), "--n-components", "3",
+                 "--t-r", "2", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    names = set(os.listdir(out))
+    assert {"components_hemi-L.func.gii", "components_hemi-R.func.gii", "contours.png",
+            "report.html", "browser.html", "component_02.png"} <= names
+    from nilearn.surface import load_surf_data
+
+    left = np.asarray(load_surf_data(out / "components_hemi-L.func.gii"))
+    assert sorted(left.shape) == sorted((study.func[0].data.parts["left"].shape[0], 3))
+    # a file without its other hemisphere, or without a hemisphere tag: clear errors
+    os.remove(tmp_path / "sub-02_hemi-R_bold.func.gii")
+    never = tmp_path / "never"
+    assert main(["decompose", str(tmp_path / "sub-*_bold.func.gii"), "--n-components", "3",
+                 "--out", str(never)]) == 2
+    assert "unpaired" in capsys.readouterr().err
+    (tmp_path / "sub-01_hemi-L_bold.func.gii").rename(tmp_path / "sub-01_bold.func.gii")
+    assert main(["decompose", str(tmp_path / "sub-01_bold.func.gii"), "--n-components", "3",
+                 "--out", str(never)]) == 2
+    assert "hemi-L" in capsys.readouterr().err
+    assert not never.exists()

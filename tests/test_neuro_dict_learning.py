@@ -235,3 +235,14 @@ def test_refit_updates_transform(study):
                                    rcond=None)[0].T
     np.testing.assert_allclose(second, expected, atol=1e-3 * np.abs(expected).max())
     assert not np.allclose(first, second)
+
+
+def test_surface_data_without_mask_uses_every_vertex():
+    surf = make_surface_rest_study(n_subjects=2, n_scans=40, n_networks=3, random_state=0)
+    dl = DictLearning(n_components=3, smoothing_fwhm=None, n_epochs=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        dl.fit(surf.func)  # a list of surface time series and no mask
+    n_vertices = sum(part.shape[0] for part in surf.func[0].data.parts.values())
+    assert dl.n_elements_ == n_vertices
+    assert dl.components_.shape == (3, n_vertices)

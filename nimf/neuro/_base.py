@@ -252,7 +252,9 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             if getattr(masker, "mask_img", None) is None:
-                masker.fit(imgs)
+                # nilearn's SurfaceMasker computes its mask from one image (every
+                # vertex of the mesh) and refuses a list of time series
+                masker.fit(imgs[0] if kind == "surface" else imgs)
             else:
                 masker.fit()
         mask_img = masker.mask_img_
