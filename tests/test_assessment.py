@@ -136,10 +136,14 @@ def test_stability_higher_at_true_rank(nonneg_data):
     assert result.similarity[0].mean() > result.similarity[1].mean()
     assert result.instability[0] < result.instability[1]
     assert np.all(result.instability_std >= 0)
+    # NMF fits are non-negative: "auto" matched them without sign flips
+    assert result.metric == "cosine" and result.allow_sign_flip is False
 
 
 def test_stability_alignment_and_chaining(signed_data):
-    result = stability(PCA(), signed_data, [2, 3, 4], n_seeds=2, random_state=0)
+    result = stability(PCA(), signed_data, [2, 3, 4], n_seeds=2, random_state=0,
+                       metric="correlation")
+    assert result.metric == "correlation" and result.allow_sign_flip is True
     # PCA is deterministic: every seed gives the same components
     np.testing.assert_allclose(result.similarity, 1.0)
     np.testing.assert_allclose(result.instability, 0.0, atol=1e-12)

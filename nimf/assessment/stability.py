@@ -37,6 +37,11 @@ class StabilityResult:
     best_components : list of ndarray
         Best fit per rank, chained: the components of rank ``ranks[i+1]`` are
         ordered to match those of ``ranks[i]`` as far as possible.
+    metric : str
+        The similarity used to match and score the fits ("cosine" or
+        "correlation").
+    allow_sign_flip : bool
+        Whether matching could flip signs (after resolving "auto").
     """
 
     ranks: np.ndarray
@@ -47,6 +52,8 @@ class StabilityResult:
     instability_std: np.ndarray
     components: list
     best_components: list
+    metric: str = "cosine"
+    allow_sign_flip: bool = True
 
 
 def _nonnegative(components):
@@ -144,4 +151,5 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     return StabilityResult(ranks=ranks, errors=errors, best_seeds=best_seeds,
                            similarity=similarity, instability=instability,
                            instability_std=instability_std, components=aligned,
-                           best_components=best_components)
+                           best_components=best_components, metric=metric,
+                           allow_sign_flip=allow_sign_flip)

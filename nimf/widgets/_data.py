@@ -328,8 +328,8 @@ def aligned_similarities(result, rank, metric=None):
     rank : int
         One of ``result.ranks``.
     metric : {"cosine", "correlation"} or None, default=None
-        The metric the assessment used; None finds it: the one that reproduces
-        ``result.similarity``.
+        The metric the assessment used; None takes ``result.metric`` (or, for a
+        result without it, the one that reproduces ``result.similarity``).
 
     Returns
     -------
@@ -339,6 +339,8 @@ def aligned_similarities(result, rank, metric=None):
     i = rank_index(result, rank)
     best = np.asarray(result.best_components[i], dtype=float)
     target = np.asarray(result.similarity[i], dtype=float)
+    if metric is None:
+        metric = getattr(result, "metric", None)
     metrics = ("cosine", "correlation") if metric is None else (
         check_option(metric, "metric", ("cosine", "correlation")),)
     for name in metrics:
@@ -353,6 +355,8 @@ def aligned_similarities(result, rank, metric=None):
 
 def stability_metric(result, rank):
     """The similarity metric ("cosine" or "correlation") the assessment used."""
+    if getattr(result, "metric", None) is not None:
+        return result.metric
     for name in ("cosine", "correlation"):
         try:
             aligned_similarities(result, rank, metric=name)
@@ -402,8 +406,10 @@ def seed_similarity(result, rank):
     i = rank_index(result, rank)
     comps = [np.asarray(c, dtype=float) for c in result.components[i]]
     n = len(comps)
-    # sign flips were allowed unless every fit is non-negative (the "auto" rule)
-    flips = not all(np.all(c >= 0) for row in result.components for c in row)
+    flips = getattr(result, "allow_sign_flip", None)
+    if flips is None:
+        # sign flips were allowed unless every fit is non-negative (the "auto" rule)
+        flips = not all(np.all(c >= 0) for row in result.components for c in row)
     out = np.eye(n)
     for a in range(n):
         for b in range(a + 1, n):
