@@ -11,6 +11,65 @@ from ._base import BaseImageDecomposition
 __all__ = ["DictLearning"]
 
 
+def _auto_reduction(n_voxels):
+    """Subsampling that reads about 2500 voxels per step, in [1, 12]."""
+    return float(np.clip(n_voxels / 2500.0, 1.0, 12.0))
+
+
+def _ica_maps(data, n_components, reduction, random_state):
+    """Initial maps: over-complete spatial ICA in the principal subspace.
+
+    The temporal principal subspace of twice ``n_components`` dimensions is
+    estimated on a random subset of the voxels (one in ``reduction``), the
+    spatial principal components of all voxels are obtained by one pass
+    over the data, FastICA unmixes them, and the ``n_components`` most
+    kurtotic (most network-like: sparse, heavy-tailed) maps are kept.
+    Taking twice as many dimensions as maps lets ICA separate networks from
+    the structured noise that shares the top of the spectrum with them; on
+    the built-in studies it makes the result independent of the seed
+    (the CanICA-style start that nilearn also uses, at a fraction of its cost).
+    """
+    from sklearn.decomposition import FastICA
+    from sklearn.utils import check_random_state
+    from sklearn.utils.extmath import randomized_svd
+
+    rng = check_random_state(random_state)
+    n, p = data.shape
+    k = n_components
+    n_sub = min(p, max(4 * k, int(np.ceil(p / reduction))))
+    n_dims = max(k, min(2 * k, n - 1, n_sub - 1))
+    cols = np.sort(rng.choice(p, size=n_sub, replace=False))
+    sub = np.asarray(data[:, cols], dtype=np.float32)
+    sub -= sub.mean(axis=0)
+    # temporal principal subspace (n, n_dims) of the voxel subset
+    basis, _, _ = randomized_svd(sub, n_dims, n_iter=4, random_state=rng)
+    basis = basis.astype(data.dtype)
+    spatial = np.zeros((n_dims, p))
+    step = 2048  # blocks of scans: the data may be a memory-mapped file
+    for start in range(0, n, step):
+        spatial += basis[start:start + step].T @ data[start:start + step]
+    # whiten the spatial components (a small eigenproblem), then FastICA
+    spatial -= spatial.mean(axis=1, keepdims=True)
+    evals, evecs = np.linalg.eigh(spatial @ spatial.T / p)
+    evals = np.maximum(evals, evals.max() * 1e-12)
+    white = (evecs / np.sqrt(evals)).T @ spatial
+    ica = FastICA(n_dims, whiten=False, random_state=rng.randint(2 ** 31 - 1),
+                  max_iter=400, tol=1e-4)
+    # the unmixing (n_dims x n_dims) is estimated on a random subset of
+    # voxels (networks keep hundreds of voxels in it), then applied to all
+    n_fit = min(p, 8000)
+    fit_cols = np.sort(rng.choice(p, size=n_fit, replace=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ica.fit(white[:, fit_cols].T)
+    maps = ica.components_ @ white                     # (n_dims, p)
+    kurtosis = np.mean(maps ** 4, axis=1) / np.maximum(np.mean(maps ** 2, axis=1), 1e-300) ** 2
+    maps = maps[np.argsort(-kurtosis, kind="stable")[:k]]
+    # heavy positive tail first: networks are positive blobs
+    maps *= np.where(np.sum(maps ** 3, axis=1) < 0, -1.0, 1.0)[:, None]
+    return maps
+
+
 class DictLearning(BaseImageDecomposition):
     """Sparse functional maps from resting-state fMRI, by subsampled online dictionary learning.
 
@@ -195,7 +254,7 @@ class DictLearning(BaseImageDecomposition):
 
     def _reduction(self):
         if self.reduction == "auto":
-            return float(np.clip(self.n_elements_ / 2500.0, 1.0, 12.0))
+            return _auto_reduction(self.n_elements_)
         return float(self.reduction)
 
     def _online_estimator(self, dict_init):
@@ -208,57 +267,8 @@ class DictLearning(BaseImageDecomposition):
             random_state=self.random_state, verbose=self.verbose)
 
     def _ica_init(self, data):
-        """Initial maps: over-complete spatial ICA in the principal subspace.
-
-        The temporal principal subspace of twice ``n_components`` dimensions is
-        estimated on a random subset of the voxels (one in ``reduction``), the
-        spatial principal components of all voxels are obtained by one pass
-        over the data, FastICA unmixes them, and the ``n_components`` most
-        kurtotic (most network-like: sparse, heavy-tailed) maps are kept.
-        Taking twice as many dimensions as maps lets ICA separate networks from
-        the structured noise that shares the top of the spectrum with them; on
-        the built-in studies it makes the result independent of the seed
-        (the CanICA-style start that nilearn also uses, at a fraction of its cost).
-        """
-        from sklearn.decomposition import FastICA
-        from sklearn.utils import check_random_state
-        from sklearn.utils.extmath import randomized_svd
-
-        rng = check_random_state(self.random_state)
-        n, p = data.shape
-        k = self.n_components
-        n_sub = min(p, max(4 * k, int(np.ceil(p / self._reduction()))))
-        n_dims = max(k, min(2 * k, n - 1, n_sub - 1))
-        cols = np.sort(rng.choice(p, size=n_sub, replace=False))
-        sub = np.asarray(data[:, cols], dtype=np.float32)
-        sub -= sub.mean(axis=0)
-        # temporal principal subspace (n, n_dims) of the voxel subset
-        basis, _, _ = randomized_svd(sub, n_dims, n_iter=4, random_state=rng)
-        basis = basis.astype(data.dtype)
-        spatial = np.zeros((n_dims, p))
-        step = 2048  # blocks of scans: the data may be a memory-mapped file
-        for start in range(0, n, step):
-            spatial += basis[start:start + step].T @ data[start:start + step]
-        # whiten the spatial components (a small eigenproblem), then FastICA
-        spatial -= spatial.mean(axis=1, keepdims=True)
-        evals, evecs = np.linalg.eigh(spatial @ spatial.T / p)
-        evals = np.maximum(evals, evals.max() * 1e-12)
-        white = (evecs / np.sqrt(evals)).T @ spatial
-        ica = FastICA(n_dims, whiten=False, random_state=rng.randint(2 ** 31 - 1),
-                      max_iter=400, tol=1e-4)
-        # the unmixing (n_dims x n_dims) is estimated on a random subset of
-        # voxels (networks keep hundreds of voxels in it), then applied to all
-        n_fit = min(p, 8000)
-        fit_cols = np.sort(rng.choice(p, size=n_fit, replace=False))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ica.fit(white[:, fit_cols].T)
-        maps = ica.components_ @ white                     # (n_dims, p)
-        kurtosis = np.mean(maps ** 4, axis=1) / np.maximum(np.mean(maps ** 2, axis=1), 1e-300) ** 2
-        maps = maps[np.argsort(-kurtosis, kind="stable")[:k]]
-        # heavy positive tail first: networks are positive blobs
-        maps *= np.where(np.sum(maps ** 3, axis=1) < 0, -1.0, 1.0)[:, None]
-        return maps
+        """Initial maps: the most kurtotic maps of a spatial ICA (:func:`_ica_maps`)."""
+        return _ica_maps(data, self.n_components, self._reduction(), self.random_state)
 
     def _fit_array(self, data, dict_init):
         if dict_init is None:
