@@ -313,7 +313,7 @@ class MatrixCompletion(BaseEstimator):
 
     def _training_matrix(self, ratings):
         """CSR users x items of the training ratings, and the ids of rows/columns."""
-        from .io import ratings_matrix
+        from .io import combine_duplicates, ratings_matrix
 
         if sp.issparse(ratings):
             coo = sp.coo_matrix(ratings)
@@ -329,21 +329,11 @@ class MatrixCompletion(BaseEstimator):
             # stored entries are ratings (explicit zeros too); a non-canonical matrix
             # may repeat a (row, column) pair, which a CSR conversion would sum
             pair = coo.row.astype(np.int64) * n_cols + coo.col
-            unique, inverse = np.unique(pair, return_inverse=True)
-            if unique.size != pair.size:
-                n_dup = pair.size - unique.size
-                if self.duplicates == "error":
-                    raise ValueError(
-                        f"expected one rating per (user, item) pair, got {n_dup} duplicate "
-                        f"entries in the sparse matrix; pass duplicates='mean' or "
-                        f"duplicates='last' to combine them")
-                if self.duplicates == "mean":
-                    values = np.bincount(inverse, weights=values) / np.bincount(inverse)
-                else:
-                    _, first_reversed = np.unique(pair[::-1], return_index=True)
-                    values = values[pair.size - 1 - first_reversed]
-            else:
-                values = values[np.argsort(pair, kind="stable")]
+            unique, values = combine_duplicates(pair, values, self.duplicates,
+                                                "(row, column) of the sparse matrix",
+                                                "entries")
+            if unique.size == pair.size:
+                unique = pair
             rows, cols = np.divmod(unique, n_cols)
             X = sp.csr_matrix((values, (rows, cols)), shape=(n_rows, n_cols))
             X.sort_indices()

@@ -311,25 +311,35 @@ def ratings_matrix(df, user_col="user", item_col="item", rating_col="rating", *,
     cols, item_ids = _encode(df[item_col])
     n_users, n_items = user_ids.size, item_ids.size
     pair = rows * n_items + cols
-    unique_pairs, inverse = np.unique(pair, return_inverse=True)
-    n_duplicates = pair.size - unique_pairs.size
-    if n_duplicates:
-        if duplicates == "error":
-            n_pairs = int((np.bincount(inverse) > 1).sum())
-            raise ValueError(
-                f"expected one rating per ({user_col}, {item_col}) pair, got "
-                f"{n_duplicates} duplicate rows over {n_pairs} pairs; pass "
-                f"duplicates='mean' or duplicates='last' to combine them")
-        if duplicates == "mean":
-            ratings = np.bincount(inverse, weights=ratings) / np.bincount(inverse)
-        else:
-            # first occurrences in the reversed rows are the last ones
-            _, first_reversed = np.unique(pair[::-1], return_index=True)
-            last = pair.size - 1 - first_reversed
-            ratings = ratings[last]
+    unique_pairs, ratings = combine_duplicates(pair, ratings, duplicates,
+                                               f"({user_col}, {item_col}) pair", "rows")
+    if unique_pairs.size != pair.size:
         rows, cols = np.divmod(unique_pairs, n_items)
     X = sp.csr_matrix((ratings, (rows, cols)), shape=(n_users, n_items))
     return X, user_ids, item_ids
+
+
+def combine_duplicates(pair, values, duplicates, what, entries):
+    """Distinct ``pair`` codes (sorted) and one value each, per ``duplicates``.
+
+    ``duplicates='error'`` raises, counting the duplicate ``entries`` and the pairs
+    they fall on; ``'mean'`` averages them; ``'last'`` keeps the last one. Without
+    duplicates the values come back unchanged, in their given order.
+    """
+    unique_pairs, inverse = np.unique(pair, return_inverse=True)
+    n_duplicates = pair.size - unique_pairs.size
+    if not n_duplicates:
+        return unique_pairs, values
+    if duplicates == "error":
+        n_pairs = int((np.bincount(inverse) > 1).sum())
+        raise ValueError(
+            f"expected one rating per {what}, got {n_duplicates} duplicate {entries} over "
+            f"{n_pairs} pairs; pass duplicates='mean' or duplicates='last' to combine them")
+    if duplicates == "mean":
+        return unique_pairs, np.bincount(inverse, weights=values) / np.bincount(inverse)
+    # first occurrences in the reversed entries are the last ones
+    _, first_reversed = np.unique(pair[::-1], return_index=True)
+    return unique_pairs, values[pair.size - 1 - first_reversed]
 
 
 def train_test_split_ratings(df, test_size=0.2, random_state=None, stratify_users=True,
