@@ -84,8 +84,10 @@ def test_sgd_epoch_matches_reference(fit_bias):
     bi = rng.normal(0, 0.1, X.shape[1])
     ref = naive.sgd_epoch(users, items, data, order, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02,
                           0.04, fit_bias)
-    total = K.sgd_epoch(users.astype(np.int64), items.astype(np.int64), data, order, 3.0,
-                        P, Q, bu, bi, 0.05, 0.03, 0.02, 0.04, fit_bias)
+    # one stratum of one block: the plain serial pass over ``order``
+    starts = np.array([0, data.size])
+    total = K.sgd_strata_epoch(users.astype(np.int64), items.astype(np.int64), data, order,
+                               starts, 1, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02, 0.04, fit_bias)
     for got, want in zip((P, Q, bu, bi), ref[:4]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(ref[4], rel=1e-12)

@@ -104,8 +104,12 @@ def als_rows(rows, indptr, indices, data, mu, other_bias, other_factors, alpha, 
 
 @njit(inline="always", **JIT_KWARGS)
 def _sgd_step(u, i, x, mu, P, Q, bu, bi, lr, lr_bias, alpha, alpha_bias, fit_bias):
-    """The SGD update of one rating ``x`` of item ``i`` by user ``u``; returns the
-    squared error before it."""
+    """The SGD update of one rating ``x`` of item ``i`` by user ``u``, in place.
+
+    The prediction error ``e`` moves the biases (``b += lr_bias * (e - alpha_bias *
+    b)``) and both factor rows (``p += lr * (e q - alpha p)`` and ``q += lr * (e p -
+    alpha q)``, both from the old values). Returns the squared error before it.
+    """
     k = P.shape[1]
     pred = mu + bu[u] + bi[i]
     for f in range(k):
@@ -120,25 +124,6 @@ def _sgd_step(u, i, x, mu, P, Q, bu, bi, lr, lr_bias, alpha, alpha_bias, fit_bia
         P[u, f] = pf + lr * (e * qf - alpha * pf)
         Q[i, f] = qf + lr * (e * pf - alpha * qf)
     return e * e
-
-
-@njit(**JIT_KWARGS)
-def sgd_epoch(users, items, data, order, mu, P, Q, bu, bi, lr, lr_bias, alpha,
-              alpha_bias, fit_bias):
-    """One stochastic gradient pass over the ratings in ``order``, in place.
-
-    For each rating the prediction error ``e`` moves the biases
-    (``b += lr_bias * (e - alpha_bias * b)``) and both factor rows
-    (``p += lr * (e q - alpha p)`` and ``q += lr * (e p - alpha q)``, both from the
-    old values).  Returns the sum of the squared errors met on the way (before
-    each update).
-    """
-    total = 0.0
-    for s in range(order.size):
-        t = order[s]
-        total += _sgd_step(users[t], items[t], data[t], mu, P, Q, bu, bi, lr, lr_bias,
-                           alpha, alpha_bias, fit_bias)
-    return total
 
 
 @njit(**JIT_KWARGS)
@@ -171,7 +156,7 @@ def sgd_strata_epoch(users, items, data, order, starts, n_strata, mu, P, Q, bu, 
     ``s = (item block - b) mod n_strata`` (``starts`` gives where each group
     begins; see :func:`group_order`). For ``s = 0, 1, ...`` the ``n_strata`` groups
     of stratum ``s`` share no user and no item, so they run in parallel, each in
-    its own order, with the updates of :func:`sgd_epoch`: the result is the
+    its own order, with the updates of :func:`_sgd_step`: the result is the
     serial pass over ``order`` whatever the number of threads. Each group's
     ratings are first copied in visiting order, so the pass reads them
     sequentially and only the factor rows of one user block and one item block

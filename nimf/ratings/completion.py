@@ -425,10 +425,10 @@ class MatrixCompletion(BaseEstimator):
         all_users = np.arange(n_users)
         all_items = np.arange(n_items)
         batch_size = self._batch_size(n_users)
-        coo_u = coo_i = None
+        # coordinates of the ratings: SGD's visiting list and the training RMSE
+        coo = X.tocoo()
+        coo_u, coo_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
         if solver == "sgd":
-            coo = X.tocoo()
-            coo_u, coo_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
             # strata of the stratified SGD: random user and item blocks
             n_strata = _SGD_STRATA
             user_block = rng.permutation(n_users) % n_strata
@@ -533,9 +533,6 @@ class MatrixCompletion(BaseEstimator):
         return -np.inf, np.inf
 
     def _rmse_known(self, rows, cols, X, low, high):
-        if rows is None:
-            coo = X.tocoo()
-            rows, cols = coo.row, coo.col
         sse = _k.squared_errors(rows, cols, X.data, self.global_mean_, self.user_factors_,
                                 self.item_factors_, self.user_bias_, self.item_bias_,
                                 low, high)
@@ -656,6 +653,8 @@ class MatrixCompletion(BaseEstimator):
             cand = np.unique(cand[cand >= 0])
         base = self.global_mean_ + self.item_bias_[cand]
         Qc = self.item_factors_[cand]
+        position = np.full(self.item_ids_.size, -1)  # item -> its column among cand
+        position[cand] = np.arange(cand.size)
         out_user, out_rank, out_item, out_score = [], [], [], []
         block = max(1, 2 ** 22 // max(cand.size, 1))  # about 32 MB of scores at a time
         for lo in range(0, rows.size, block):
@@ -668,8 +667,6 @@ class MatrixCompletion(BaseEstimator):
                                   + self.user_factors_[rk] @ Qc.T)
                 if exclude_seen:
                     # mark each known user's rated candidates
-                    position = np.full(self.item_ids_.size, -1)
-                    position[cand] = np.arange(cand.size)
                     for j, u in zip(np.flatnonzero(known), rk):
                         seen = position[self._seen.indices[self._seen.indptr[u]:
                                                            self._seen.indptr[u + 1]]]
