@@ -218,6 +218,7 @@ def _load_ratings(path, fmt, user_col, item_col, rating_col, sep):
     """A ratings DataFrame (columns user, item, rating) from a file of any known format."""
     from nimf.ratings import (load_movielens_100k, load_movielens_csv, load_movielens_dat,
                               load_ratings_csv)
+    from nimf.ratings.io import _first_line
 
     if not os.path.isfile(path):
         raise ValueError(f"no ratings file at {path!r}")
@@ -228,9 +229,8 @@ def _load_ratings(path, fmt, user_col, item_col, rating_col, sep):
         elif name.endswith(".dat"):
             fmt = "movielens-dat"
         else:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                first = f.readline().strip()
-            fmt = "movielens-csv" if first.startswith("userId,movieId,rating") else "csv"
+            header = _first_line(path).strip()
+            fmt = "movielens-csv" if header.startswith("userId,movieId,rating") else "csv"
     if fmt == "movielens-100k":
         return load_movielens_100k(path)
     if fmt == "movielens-dat":
