@@ -18,7 +18,7 @@ __all__ = [
     "ComponentState", "ContourState", "as_component_maps", "component_labels",
     "explained_variance_of", "peak_coords", "auto_thresholds", "check_component_state",
     "check_contour_state", "world_bounds", "rank_index", "aligned_similarities",
-    "stability_scores", "seed_similarity", "stability_metric",
+    "stability_scores", "seed_similarity",
 ]
 
 VOLUME_DISPLAY_MODES = ("ortho", "x", "y", "z", "mosaic")
@@ -276,7 +276,7 @@ def check_contour_state(maps, state):
 
 
 _RESULT_FIELDS = ("ranks", "similarity", "instability", "instability_std", "components",
-                  "best_components", "best_seeds")
+                  "best_components", "best_seeds", "metric", "allow_sign_flip")
 
 
 def check_stability_result(result):
@@ -314,22 +314,20 @@ def _rowwise_similarity(A, B, metric):
     return np.where(np.isclose(sims, 1.0, rtol=0, atol=1e-12), 1.0, sims)
 
 
-def aligned_similarities(result, rank, metric=None):
+def aligned_similarities(result, rank):
     """Similarity of each aligned component of each seed to the best fit's.
 
     ``result.components[i][s]`` is already reordered and sign-flipped to match
     ``result.best_components[i]``, so component ``j`` of seed ``s`` is compared
-    with component ``j`` of the best fit.  The mean over components of row
-    ``s`` is ``result.similarity[i, s]``.
+    with component ``j`` of the best fit, with the assessment's ``result.metric``.
+    The mean over components of row ``s`` is ``result.similarity[i, s]``; a result
+    whose components do not reproduce it (edited by hand) raises ``ValueError``.
 
     Parameters
     ----------
     result : StabilityResult
     rank : int
         One of ``result.ranks``.
-    metric : {"cosine", "correlation"} or None, default=None
-        The metric the assessment used; None takes ``result.metric`` (or, for a
-        result without it, the one that reproduces ``result.similarity``).
 
     Returns
     -------
@@ -339,31 +337,14 @@ def aligned_similarities(result, rank, metric=None):
     i = rank_index(result, rank)
     best = np.asarray(result.best_components[i], dtype=float)
     target = np.asarray(result.similarity[i], dtype=float)
-    if metric is None:
-        metric = getattr(result, "metric", None)
-    metrics = ("cosine", "correlation") if metric is None else (
-        check_option(metric, "metric", ("cosine", "correlation")),)
-    for name in metrics:
-        sims = np.stack([_rowwise_similarity(best, c, name) for c in result.components[i]])
-        if np.allclose(sims.mean(axis=1), target, rtol=0, atol=1e-9):
-            return sims
-    raise ValueError(
-        f"result.components at rank {rank} do not reproduce result.similarity "
-        f"{np.round(target, 6).tolist()} with the {' or '.join(metrics)} metric: expected "
-        "the unmodified output of nimf.assessment.stability")
-
-
-def stability_metric(result, rank):
-    """The similarity metric ("cosine" or "correlation") the assessment used."""
-    if getattr(result, "metric", None) is not None:
-        return result.metric
-    for name in ("cosine", "correlation"):
-        try:
-            aligned_similarities(result, rank, metric=name)
-            return name
-        except ValueError:
-            continue
-    aligned_similarities(result, rank)  # raises with the message
+    sims = np.stack([_rowwise_similarity(best, c, result.metric)
+                     for c in result.components[i]])
+    if not np.allclose(sims.mean(axis=1), target, rtol=0, atol=1e-9):
+        raise ValueError(
+            f"result.components at rank {rank} do not reproduce result.similarity "
+            f"{np.round(target, 6).tolist()} with the {result.metric} metric: expected "
+            "the unmodified output of nimf.assessment.stability")
+    return sims
 
 
 def stability_scores(result, rank):
@@ -402,18 +383,15 @@ def seed_similarity(result, rank):
     """
     from ..assessment.matching import match_components
 
-    metric = stability_metric(result, rank)
     i = rank_index(result, rank)
     comps = [np.asarray(c, dtype=float) for c in result.components[i]]
     n = len(comps)
-    flips = getattr(result, "allow_sign_flip", None)
-    if flips is None:
-        # sign flips were allowed unless every fit is non-negative (the "auto" rule)
-        flips = not all(np.all(c >= 0) for row in result.components for c in row)
     out = np.eye(n)
     for a in range(n):
         for b in range(a + 1, n):
-            out[a, b] = out[b, a] = match_components(comps[a], comps[b], flips, metric).score
+            match = match_components(comps[a], comps[b], result.allow_sign_flip,
+                                     result.metric)
+            out[a, b] = out[b, a] = match.score
     best = int(result.best_seeds[i])
     out[best, :] = out[:, best] = np.asarray(result.similarity[i], dtype=float)
     return out
