@@ -141,6 +141,73 @@ def _check_study(imgs, confounds, target_affine):
     return "volume", n_scans, headers, confounds
 
 
+def _make_masker(kind, mask, masker_params, *, target_affine=None, target_shape=None,
+                 mask_strategy="epi", mask_args=None, memory=None, memory_level=0, verbose=0,
+                 n_jobs=1):
+    """The nilearn masker of the image estimators (and of masked studies), not fitted.
+
+    ``masker_params`` are the cleaning parameters (smoothing_fwhm, standardize,
+    standardize_confounds, detrend, low_pass, high_pass, t_r); they override
+    those of a masker given as ``mask``.
+    """
+    from nilearn.maskers import (MultiNiftiMasker, MultiSurfaceMasker, NiftiMasker,
+                                 SurfaceMasker)
+    from sklearn.base import clone
+
+    # as nilearn: giving a cache location turns caching on
+    level = max(memory_level, 1 if memory is not None else 0)
+    common = dict(memory=memory, memory_level=level, verbose=max(0, verbose - 1))
+    if isinstance(mask, (NiftiMasker, MultiNiftiMasker, SurfaceMasker, MultiSurfaceMasker)):
+        masker = clone(mask)
+        # the masker's own cleaning parameters are overridden by ours so
+        # that fit, transform and score always agree
+        for key, value in masker_params.items():
+            if hasattr(masker, key):
+                setattr(masker, key, value)
+        if kind == "surface" and not isinstance(masker, (SurfaceMasker, MultiSurfaceMasker)):
+            raise ValueError(f"surface images need a SurfaceMasker, got {type(mask).__name__}")
+        if kind == "volume" and isinstance(masker, (SurfaceMasker, MultiSurfaceMasker)):
+            raise ValueError(f"volume images need a NiftiMasker, got {type(mask).__name__}")
+        return masker
+    if kind == "surface":
+        if mask is not None and not _is_surface(mask):
+            raise ValueError(
+                f"mask for surface images must be a SurfaceImage or a SurfaceMasker, "
+                f"got {type(mask).__name__}")
+        return SurfaceMasker(mask_img=mask, **masker_params, **common)
+    if mask is not None and _is_surface(mask):
+        raise ValueError("mask is a SurfaceImage but imgs are volume images")
+    if isinstance(mask, (str, Path)):
+        _load_header_img(mask, "mask")
+    return MultiNiftiMasker(
+        mask_img=mask, target_affine=target_affine, target_shape=target_shape,
+        mask_strategy=mask_strategy, mask_args=mask_args,
+        **masker_params, n_jobs=n_jobs, **common)
+
+
+def _fit_masker(masker, imgs, kind):
+    """Fit ``masker`` (on ``imgs`` when it has no mask); return (masker, mask_img, n_elements)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        if getattr(masker, "mask_img", None) is None:
+            # nilearn's SurfaceMasker computes its mask from one image (every
+            # vertex of the mesh) and refuses a list of time series
+            masker.fit(imgs[0] if kind == "surface" else imgs)
+        else:
+            masker.fit()
+    mask_img = masker.mask_img_
+    if kind == "surface":
+        n_elements = int(sum(np.asarray(part).astype(bool).sum()
+                             for part in mask_img.data.parts.values()))
+    else:
+        n_elements = int(np.count_nonzero(np.asarray(mask_img.dataobj)))
+    if n_elements == 0:
+        raise ValueError(
+            "the mask is empty: it selects 0 voxels (check mask, mask_strategy and "
+            "mask_args)")
+    return masker, mask_img, n_elements
+
+
 def _reduced_rows(n_scans, reduction_ratio, n_components):
     """Number of rows kept for a subject of ``n_scans`` scans."""
     if reduction_ratio == "auto":
@@ -212,61 +279,14 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------- masking
     def _make_masker(self, kind):
-        from nilearn.maskers import (MultiNiftiMasker, MultiSurfaceMasker, NiftiMasker,
-                                     SurfaceMasker)
-        from sklearn.base import clone
-
-        mask = self.mask
-        # as nilearn: giving a cache location turns caching on
-        level = max(self.memory_level, 1 if self.memory is not None else 0)
-        common = dict(memory=self.memory, memory_level=level, verbose=max(0, self.verbose - 1))
-        if isinstance(mask, (NiftiMasker, MultiNiftiMasker, SurfaceMasker, MultiSurfaceMasker)):
-            masker = clone(mask)
-            # the masker's own cleaning parameters are overridden by ours so
-            # that fit, transform and score always agree
-            for key, value in self._masker_params().items():
-                if hasattr(masker, key):
-                    setattr(masker, key, value)
-            if kind == "surface" and not isinstance(masker, (SurfaceMasker, MultiSurfaceMasker)):
-                raise ValueError(f"surface images need a SurfaceMasker, got {type(mask).__name__}")
-            if kind == "volume" and isinstance(masker, (SurfaceMasker, MultiSurfaceMasker)):
-                raise ValueError(f"volume images need a NiftiMasker, got {type(mask).__name__}")
-            return masker
-        if kind == "surface":
-            if mask is not None and not _is_surface(mask):
-                raise ValueError(
-                    f"mask for surface images must be a SurfaceImage or a SurfaceMasker, "
-                    f"got {type(mask).__name__}")
-            return SurfaceMasker(mask_img=mask, **self._masker_params(), **common)
-        if mask is not None and _is_surface(mask):
-            raise ValueError("mask is a SurfaceImage but imgs are volume images")
-        if isinstance(mask, (str, Path)):
-            _load_header_img(mask, "mask")
-        return MultiNiftiMasker(
-            mask_img=mask, target_affine=self.target_affine, target_shape=self.target_shape,
-            mask_strategy=self.mask_strategy, mask_args=self.mask_args,
-            **self._masker_params(), n_jobs=self.n_jobs, **common)
+        return _make_masker(
+            kind, self.mask, self._masker_params(), target_affine=self.target_affine,
+            target_shape=self.target_shape, mask_strategy=self.mask_strategy,
+            mask_args=self.mask_args, memory=self.memory, memory_level=self.memory_level,
+            verbose=self.verbose, n_jobs=self.n_jobs)
 
     def _fit_masker(self, imgs, kind):
-        masker = self._make_masker(kind)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            if getattr(masker, "mask_img", None) is None:
-                # nilearn's SurfaceMasker computes its mask from one image (every
-                # vertex of the mesh) and refuses a list of time series
-                masker.fit(imgs[0] if kind == "surface" else imgs)
-            else:
-                masker.fit()
-        mask_img = masker.mask_img_
-        if kind == "surface":
-            n_elements = int(sum(np.asarray(part).astype(bool).sum()
-                                 for part in mask_img.data.parts.values()))
-        else:
-            n_elements = int(np.count_nonzero(np.asarray(mask_img.dataobj)))
-        if n_elements == 0:
-            raise ValueError(
-                "the mask is empty: it selects 0 voxels (check mask, mask_strategy and "
-                "mask_args)")
+        masker, mask_img, n_elements = _fit_masker(self._make_masker(kind), imgs, kind)
         self.masker_ = masker
         self.mask_img_ = mask_img
         self.n_elements_ = n_elements
