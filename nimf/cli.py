@@ -10,6 +10,10 @@
 ``nimf decompose IMGS... --n-components K [--mask M] --out DIR``
     the same on your own 4D images, or on surface data on fsaverage5 (GIFTI files
     paired by ``hemi-L`` / ``hemi-R`` in their names; maps written per hemisphere).
+``nimf mask IMGS... --out STUDY.zarr [--mask M] [--append]``
+    masks and cleans 4D (or surface) images once into a study on disk (a zarr
+    store, :func:`nimf.neuro.mask_study`) that the learners stream; ``--append``
+    adds images to an existing study with its stored options.
 ``nimf recommend RATINGS --out DIR``
     matrix completion of a ratings file (MovieLens ``u.data``, ``ratings.dat``,
     ``ratings.csv`` or any CSV): held-out RMSE against the biases-only model, the
@@ -22,6 +26,7 @@ moved in place at the end.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -403,6 +408,115 @@ def _decompose(args):
     return 0
 
 
+_MASK_OPTIONS = {"mask": "--mask", "smoothing_fwhm": "--smoothing-fwhm",
+                 "standardize": "--standardize", "detrend": "--detrend/--no-detrend",
+                 "low_pass": "--low-pass", "high_pass": "--high-pass", "t_r": "--t-r",
+                 "dtype": "--dtype"}
+
+
+def _expand_paths(patterns, what):
+    """Paths from file names and glob patterns, each pattern sorted."""
+    import glob
+
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(os.path.expanduser(pattern)))
+            if not matches:
+                raise ValueError(f"{what}: no file matches the pattern {pattern!r}")
+            paths.extend(matches)
+        else:
+            paths.append(pattern)
+    return paths
+
+
+def _mask(args):
+    import shutil
+
+    from nimf.neuro import MaskedStudy, mask_study
+    from nimf.neuro._base import _expand_imgs
+
+    out = os.path.abspath(args.out)
+    if args.append:
+        given = [flag for key, flag in _MASK_OPTIONS.items() if getattr(args, key) is not None]
+        if given:
+            raise ValueError(f"--append masks the images with the options stored in the study; "
+                             f"drop {', '.join(given)}")
+        if args.overwrite:
+            raise ValueError("--append adds to the study at --out, --overwrite replaces it: "
+                             "give one")
+        study = MaskedStudy.open(out)  # refuses a path that is not a study, before any work
+    imgs = []
+    for pattern in args.imgs:
+        imgs.extend(_expand_imgs(pattern))
+    surface = [str(p).endswith(_GIFTI) for p in imgs]
+    if any(surface) and not all(surface):
+        raise ValueError("give either volume images or surface (.gii) images, not both")
+    if all(surface):
+        if args.mask is not None:
+            raise ValueError("--mask is for volume images; surface data use every vertex")
+        imgs = _surface_images([str(p) for p in imgs], args.mesh)
+    confounds = None
+    if args.confounds:
+        confounds = _expand_paths(args.confounds, "--confounds")
+        if len(confounds) != len(imgs):
+            what = "subject (hemisphere pair)" if all(surface) else "image"
+            raise ValueError(f"--confounds needs one file per {what}: {len(imgs)}, "
+                             f"got {len(confounds)} files")
+        for path in confounds:
+            if not os.path.isfile(path):
+                raise ValueError(f"--confounds: file not found: {path!r}")
+    before = None
+    if os.path.isfile(os.path.join(out, "zarr.json")):
+        with open(os.path.join(out, "zarr.json"), "rb") as f:
+            before = f.read()
+    t0 = time.perf_counter()
+    try:
+        if args.append:
+            n_before = study.n_scans
+            n_subjects = len(study.subjects)
+            study.append(imgs, confounds=confounds, n_jobs=args.n_jobs, verbose=args.verbose)
+        else:
+            n_before, n_subjects = 0, 0
+            options = dict(
+                mask=args.mask, t_r=args.t_r, low_pass=args.low_pass,
+                high_pass=args.high_pass, dtype=args.dtype,
+                # as nimf decompose: no smoothing of surface data
+                smoothing_fwhm=(None if all(surface) else
+                                4.0 if args.smoothing_fwhm is None else args.smoothing_fwhm),
+                standardize=("zscore_sample" if args.standardize is None else
+                             False if args.standardize == "none" else args.standardize),
+                detrend=True if args.detrend is None else args.detrend)
+            study = mask_study(imgs, out, confounds=confounds, random_state=args.seed,
+                               n_jobs=args.n_jobs, overwrite=args.overwrite,
+                               verbose=args.verbose, **options)
+    except BaseException as exc:
+        # a new study (or one that replaced another) is removed; a study that
+        # was appended to keeps the subjects it committed (its notes say so)
+        if args.append:
+            for note in getattr(exc, "__notes__", ()):
+                print(note, file=sys.stderr)
+        elif os.path.isdir(out):
+            after = None
+            with contextlib.suppress(OSError):
+                with open(os.path.join(out, "zarr.json"), "rb") as f:
+                    after = f.read()
+            if after != before:
+                shutil.rmtree(out, ignore_errors=True)
+        raise
+    elapsed = time.perf_counter() - t0
+    added = study.n_scans - n_before
+    what = "vertices" if study.kind == "surface" else "voxels"
+    print(f"{'Added' if args.append else 'Masked'} {len(study.subjects) - n_subjects} "
+          f"subjects ({added} scans) in {elapsed:.2f} s: {added / max(elapsed, 1e-9):.1f} "
+          f"scans/s")
+    print(f"Study {out}: {len(study.subjects)} subjects, {study.n_scans} scans x "
+          f"{study.n_voxels} {what}, {study.nbytes_stored / 1e6:.1f} MB on disk "
+          f"({study.nbytes / 1e6:.1f} MB uncompressed {study.dtype.name}), chunks "
+          f"{study.chunks[0]} scans x {study.chunks[1]} {what}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nimf", description="Fast matrix factorization for neuroimaging and ratings.")
@@ -447,6 +561,43 @@ def build_parser():
     dec.add_argument("--seed", type=int, default=0)
     dec.add_argument("--verbose", type=int, default=0)
     dec.set_defaults(func=_decompose)
+
+    msk = sub.add_parser(
+        "mask", help="mask and clean 4D images once into a study on disk (zarr)",
+        description="Mask, smooth and clean each image once, as nimf's estimators do, into "
+        "a zarr store that the learners stream (nimf.neuro.mask_study). A run that "
+        "fails leaves no new study behind; one that is killed leaves the subjects "
+        "committed so far: add the others with --append.")
+    msk.add_argument("imgs", nargs="+",
+                     help="4D images (paths or glob patterns), or surface (.gii) files "
+                     "paired by 'hemi-L'/'hemi-R'")
+    msk.add_argument("--out", required=True, help="the study folder (e.g. study.zarr)")
+    msk.add_argument("--append", action="store_true",
+                     help="add the images to the study at --out, with its stored options")
+    msk.add_argument("--overwrite", action="store_true",
+                     help="replace what exists at --out (a study, a zarr store or a file)")
+    msk.add_argument("--mask", default=None,
+                     help="mask image (default: computed from the images)")
+    msk.add_argument("--confounds", nargs="*", default=None,
+                     help="one confounds file (CSV or TSV, header allowed) per image, in the "
+                     "order of the images (glob patterns accepted)")
+    msk.add_argument("--smoothing-fwhm", type=float, default=None,
+                     help="smoothing in mm (default 4; volume images)")
+    msk.add_argument("--standardize", choices=["zscore_sample", "psc", "none"], default=None,
+                     help="standardization of each time series (default zscore_sample)")
+    msk.add_argument("--detrend", action=argparse.BooleanOptionalAction, default=None,
+                     help="remove linear trends (default: yes)")
+    msk.add_argument("--low-pass", type=float, default=None, help="low-pass cut-off (Hz)")
+    msk.add_argument("--high-pass", type=float, default=None, help="high-pass cut-off (Hz)")
+    msk.add_argument("--t-r", type=float, default=None, help="repetition time (s)")
+    msk.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                     help="stored float type (default float32)")
+    msk.add_argument("--mesh", default="fsaverage5",
+                     help="mesh of surface (.gii) images, paired by 'hemi-L'/'hemi-R'")
+    msk.add_argument("--n-jobs", type=int, default=1, help="images masked in parallel")
+    msk.add_argument("--seed", type=int, default=0, help="seed of the stored voxel order")
+    msk.add_argument("--verbose", type=int, default=0)
+    msk.set_defaults(func=_mask)
 
     rec = sub.add_parser("recommend", help="complete a ratings file and recommend items")
     rec.add_argument("ratings", help="u.data, ratings.dat, ratings.csv or any CSV file")

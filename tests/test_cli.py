@@ -176,3 +176,83 @@ def test_decompose_surface_gifti_pairs(tmp_path, capsys):
                  "--out", str(never)]) == 2
     assert "hemi-L" in capsys.readouterr().err
     assert not never.exists()
+
+
+def _write_confounds(study, folder):
+    """One TSV of confounds (with a header line) per image."""
+    paths = []
+    for i, conf in enumerate(study.confounds, start=1):
+        path = folder / f"sub-0{i}_confounds.tsv"
+        header = "\t".join(f"motion_{j}" for j in range(conf.shape[1]))
+        np.savetxt(path, conf, delimiter="\t", header=header, comments="", fmt="%.17g")
+        paths.append(str(path))
+    return paths
+
+
+def test_mask_writes_a_study_and_appends(small_study, tmp_path, capsys):
+    from nimf.neuro import MaskedStudy, mask_study
+
+    study, folder = small_study
+    mask = tmp_path / "mask.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.asarray(study.mask_img.dataobj),
+                                     study.mask_img.affine), mask)
+    confounds = _write_confounds(study, tmp_path)
+    out = tmp_path / "study.zarr"
+    code = main(["mask", str(folder / "sub-*_bold.nii.gz"), "--out", str(out), "--mask",
+                 str(mask), "--t-r", "2", "--high-pass", "0.01", "--smoothing-fwhm", "6",
+                 "--confounds", str(tmp_path / "sub-*_confounds.tsv"), "--n-jobs", "2"])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "Masked 2 subjects (120 scans)" in printed and "scans/s" in printed
+    assert re.search(r"2 subjects, 120 scans x \d+ voxels, [0-9.]+ MB on disk", printed)
+    stored = MaskedStudy.open(out)
+    expected = mask_study(study.func, tmp_path / "api.zarr", confounds=confounds,
+                          mask=str(mask), t_r=2.0, high_pass=0.01, smoothing_fwhm=6.0)
+    np.testing.assert_array_equal(stored.read_rows(0, 120), expected.read_rows(0, 120))
+    assert stored.masker_params == expected.masker_params
+    assert [s["name"] for s in stored.subjects] == ["sub-01_bold.nii.gz", "sub-02_bold.nii.gz"]
+    assert stored.subjects[1]["confounds"] == {"kind": "path", "path": confounds[1]}
+
+    # --append: the stored options, no new ones
+    code = main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out), "--append",
+                 "--confounds", confounds[0]])
+    assert code == 0, capsys.readouterr().err
+    assert "Added 1 subjects (60 scans)" in capsys.readouterr().out
+    appended = MaskedStudy.open(out)
+    np.testing.assert_array_equal(appended.read_subject(2), expected.read_subject(0))
+    assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out), "--append",
+                 "--smoothing-fwhm", "8"]) == 2
+    assert "drop --smoothing-fwhm" in capsys.readouterr().err
+    # an existing study is not replaced without --overwrite
+    assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out)]) == 2
+    assert "MaskedStudy.open(path).append" in capsys.readouterr().err
+    assert len(MaskedStudy.open(out).subjects) == 3
+
+
+def test_mask_failures_leave_nothing(small_study, tmp_path, capsys):
+    study, folder = small_study
+    out = tmp_path / "never.zarr"
+    assert main(["mask", str(tmp_path / "missing.nii.gz"), "--out", str(out)]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main(["mask", str(folder / "sub-*_bold.nii.gz"), "--out", str(out),
+                 "--confounds", str(folder / "sub-01_bold.nii.gz")]) == 2
+    assert "one file per image" in capsys.readouterr().err
+    assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out),
+                 "--append"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    # the second image is damaged past its header: the first subject was
+    # committed when masking fails, and the new study is removed
+    first = nibabel.load(folder / "sub-01_bold.nii.gz")
+    damaged = tmp_path / "sub-02_bold.nii"
+    nibabel.save(nibabel.Nifti1Image(np.asarray(first.dataobj), first.affine), damaged)
+    damaged.write_bytes(damaged.read_bytes()[:damaged.stat().st_size // 2])
+    mask = tmp_path / "mask.nii"
+    nibabel.save(nibabel.Nifti1Image(np.asarray(study.mask_img.dataobj),
+                                     study.mask_img.affine), mask)
+    code = main(["mask", str(folder / "sub-01_bold.nii.gz"), str(damaged), "--out", str(out),
+                 "--mask", str(mask), "--verbose", "1"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "imgs[0] sub-01_bold.nii.gz: 60 scans committed" in captured.out
+    assert f"imgs[1] ({damaged}) could not be masked" in captured.err
+    assert sorted(os.listdir(tmp_path)) == ["mask.nii", "sub-02_bold.nii"]
