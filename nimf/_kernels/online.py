@@ -1,35 +1,19 @@
 """Kernels of the subsampled online dictionary learner (SOMF).
 
 Every kernel here costs O(number of features seen in the step), never O(all
-features): the feature subset is drawn by a partial Fisher-Yates shuffle of a
-persistent permutation, data and dictionary columns are gathered for that subset
-only, and the surrogate statistics ``B`` and the dictionary ``D`` are updated and
-scattered back on those columns only.
+features): data and dictionary columns are gathered for the sampled features
+only (drawn as whole blocks by :mod:`nimf.sources.sampling`), and the surrogate
+statistics ``B`` and the dictionary ``D`` are updated and scattered back on those
+columns only.  The products that carry the flops are matrix products (BLAS-3):
+the code and statistics products in the Python driver, the dictionary update
+here, a group of components at a time.
 """
 
 import numpy as np
 from numba import njit
 
-from .._config import JIT_KWARGS
-from .projections import enet_norm, project_enet_ball
-
-
-@njit(**JIT_KWARGS)
-def draw_features(perm, draws, out):
-    """Draw ``len(out)`` distinct features uniformly in O(len(out)).
-
-    ``perm`` is a permutation of ``range(p)`` kept between calls; ``draws[i]``
-    is a uniform integer in ``[i, p)``.  Positions ``0..s-1`` of ``perm`` are
-    shuffled in place (partial Fisher-Yates) and copied to ``out``.  Whatever
-    ``perm`` holds, the result is a uniform random subset in random order.
-    """
-    s = out.shape[0]
-    for i in range(s):
-        j = draws[i]
-        tmp = perm[i]
-        perm[i] = perm[j]
-        perm[j] = tmp
-        out[i] = perm[i]
+from .._config import JIT_FAST_KWARGS, JIT_KWARGS
+from .projections import enet_norm, project_from_sums
 
 
 @njit(**JIT_KWARGS)
@@ -39,6 +23,47 @@ def gather(X, rows, cols, out):
         r = rows[i]
         for f in range(cols.shape[0]):
             out[i, f] = X[r, cols[f]]
+
+
+@njit(**JIT_KWARGS)
+def gather_ranges(X, rows, starts, stops, out):
+    """``out[i] = concatenation of X[rows[i], starts[r]:stops[r]]`` over the ranges ``r``."""
+    for i in range(rows.shape[0]):
+        src = X[rows[i]]
+        dst = out[i]
+        f = 0
+        for r in range(starts.shape[0]):
+            lo = starts[r]
+            n = stops[r] - lo
+            dst[f:f + n] = src[lo:lo + n]
+            f += n
+
+
+@njit(**JIT_KWARGS)
+def scatter_ranges(src, starts, stops, D):
+    """``D[:, starts[r]:stops[r]]`` = the consecutive column ranges of ``src``."""
+    for j in range(D.shape[0]):
+        row = src[j]
+        dst = D[j]
+        f = 0
+        for r in range(starts.shape[0]):
+            lo = starts[r]
+            n = stops[r] - lo
+            dst[lo:lo + n] = row[f:f + n]
+            f += n
+
+
+@njit(**JIT_KWARGS)
+def gather_sorted(X, rows, cols, dest, out):
+    """``out[i, dest[f]] = X[rows[i], cols[f]]``: reads in the order of ``cols``.
+
+    With ``cols`` sorted, each row of ``X`` is read front to back (hardware
+    prefetching works) while the scattered writes land in the small output row.
+    """
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for f in range(cols.shape[0]):
+            out[i, dest[f]] = X[r, cols[f]]
 
 
 @njit(**JIT_KWARGS)
@@ -74,17 +99,14 @@ def batch_weight(count, batch_size, learning_rate):
 
 
 @njit(**JIT_KWARGS)
-def update_stats_columns(B, AtX, cols, feature_counts, batch_size, learning_rate,
-                         Bm):
-    """Partial update of ``B`` on the sampled columns, into the buffer ``Bm``.
+def feature_weights(feature_counts, cols, batch_size, learning_rate, keep, new):
+    """Per-feature weights of a partial update of ``B``; counts the batch.
 
-    ``Bm[:, f] = (1 - w_f) B[:, cols[f]] + w_f AtX[:, f] / b`` where ``w_f`` is the
-    batch weight computed from how many samples have already been seen *with
-    feature* ``cols[f]``, so rarely drawn features are neither under- nor
-    over-weighted.  ``feature_counts`` is incremented by ``b`` on ``cols``.
-    ``B`` itself is not written: :func:`dictionary_bcd` scatters ``Bm`` back.
+    ``keep[f] = 1 - w_f`` and ``new[f] = w_f / b`` where ``w_f`` is the batch
+    weight computed from how many samples have already been seen *with feature*
+    ``cols[f]``, so rarely drawn features are neither under- nor over-weighted.
+    ``feature_counts`` is incremented by ``b`` on ``cols``.
     """
-    k = B.shape[0]
     # weights depend only on the count: memoise the few distinct counts
     n_cache = 64
     keys = np.full(n_cache, -1, dtype=np.int64)
@@ -101,13 +123,81 @@ def update_stats_columns(B, AtX, cols, feature_counts, batch_size, learning_rate
             keys[slot] = cnt
             vals[slot] = w
         feature_counts[c] = cnt + batch_size
-        for j in range(k):
-            Bm[j, f] = (1.0 - w) * B[j, c] + w * inv_b * AtX[j, f]
+        keep[f] = 1.0 - w
+        new[f] = w * inv_b
 
 
 @njit(**JIT_KWARGS)
-def dictionary_bcd(D, B, Dm, Bm, cols, S, order, norms, l1_ratio, positive,
-                   u, work, min_diag):
+def blend_columns(B, AtX, cols, keep, new, Bm):
+    """``Bm[:, f] = keep[f] B[:, cols[f]] + new[f] AtX[:, f]``, row by row."""
+    s = cols.shape[0]
+    for j in range(B.shape[0]):
+        src = B[j]
+        out = Bm[j]
+        add = AtX[j]
+        for f in range(s):
+            out[f] = keep[f] * src[cols[f]] + new[f] * add[f]
+
+
+@njit(**JIT_KWARGS)
+def update_stats_columns(B, AtX, cols, feature_counts, batch_size, learning_rate,
+                         Bm):
+    """Partial update of ``B`` on the sampled columns, into the buffer ``Bm``.
+
+    ``Bm[:, f] = (1 - w_f) B[:, cols[f]] + w_f AtX[:, f] / b`` (see
+    :func:`feature_weights`); ``B`` itself is not written.
+    """
+    keep = np.empty(cols.shape[0], dtype=Bm.dtype)
+    new = np.empty(cols.shape[0], dtype=Bm.dtype)
+    feature_weights(feature_counts, cols, batch_size, learning_rate, keep, new)
+    blend_columns(B, AtX, cols, keep, new, Bm)
+
+
+@njit(**JIT_FAST_KWARGS)
+def _update_atom(d, b, r, inv, norm, l1_ratio, positive, delta, u, work):
+    """One component's update on the sampled columns, in three passes.
+
+    ``u = d + (b - r) * inv`` is projected onto the ball of the component's
+    unused budget (see :func:`dictionary_bcd`); the first pass also keeps the
+    old values (in ``delta``), their elastic-net norm and the sums the
+    projection needs, the last turns ``delta`` into the change ``new - old``.
+    Returns the old and new elastic-net norms of ``d``.
+    """
+    s = d.shape[0]
+    old_sq = 0.0
+    old_ab = 0.0
+    sq = 0.0
+    ab = 0.0
+    for f in range(s):
+        x = d[f]
+        delta[f] = x
+        old_sq += x * x
+        old_ab += abs(x)
+        v = x + (b[f] - r[f]) * inv
+        u[f] = v
+        if positive:
+            v = max(v, 0.0)
+        else:
+            v = abs(v)
+        work[f] = v
+        sq += v * v
+        ab += v
+    old = (1.0 - l1_ratio) * old_sq + l1_ratio * old_ab
+    radius = min(1.0, 1.0 - (norm - old))
+    if radius <= 0.0:
+        for f in range(s):
+            d[f] = 0.0
+        new = 0.0
+    else:
+        new = project_from_sums(u, d, radius, l1_ratio, positive, work, sq, ab)
+    for f in range(s):
+        delta[f] = d[f] - delta[f]
+    return old, new
+
+
+@njit(**JIT_KWARGS)
+def dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag, u, work,
+                   rows, R, delta):
     """Block coordinate descent on the sampled columns of the dictionary.
 
     For each component ``j`` (in ``order``), on the sampled columns only::
@@ -118,29 +208,43 @@ def dictionary_bcd(D, B, Dm, Bm, cols, S, order, norms, l1_ratio, positive,
 
     The radius is the part of the component's budget not used by the other
     features, so the whole component stays in the unit ball while features
-    outside ``cols`` are left unchanged (partial projection).  ``norms`` is kept
-    up to date.  ``Dm`` and ``Bm`` are then scattered back into ``D`` and ``B``.
-    Components with ``S[j, j] <= min_diag`` (unused) are skipped.
+    outside the sample are left unchanged (partial projection).  ``norms`` is
+    kept up to date.  Components with ``S[j, j] <= min_diag`` (unused) are
+    skipped.
+
+    The products ``S[j] @ Dm`` are computed ``group = rows.shape[0]``
+    components at a time by one matrix product (BLAS-3) at the start of each
+    group; within the group, each component's row is corrected by the changes
+    of the components of the group already updated (``S[j, i] * delta_i``).
+    This is the same sequence of exact updates as one component at a time, with
+    the reads of ``Dm`` divided by ``group``.  ``u``, ``work`` (s,), ``rows``
+    (group, k), ``R`` and ``delta`` (group, s) are scratch buffers.
     """
     k, s = Dm.shape
-    for jj in range(order.shape[0]):
-        j = order[jj]
-        sjj = S[j, j]
-        if sjj <= min_diag:
-            continue
-        # S[j] @ Dm through BLAS (the loop form does not vectorise)
-        sd = np.dot(S[j], Dm)
-        inv = 1.0 / sjj
-        for f in range(s):
-            u[f] = Dm[j, f] + (Bm[j, f] - sd[f]) * inv
-        old = enet_norm(Dm[j], l1_ratio)
-        radius = 1.0 - (norms[j] - old)
-        if radius > 1.0:
-            radius = 1.0
-        new = project_enet_ball(u, Dm[j], radius, l1_ratio, positive, work)
-        norms[j] += new - old
-    scatter_columns(Dm, cols, D)
-    scatter_columns(Bm, cols, B)
+    n = order.shape[0]
+    group = rows.shape[0]
+    for g0 in range(0, n, group):
+        m = min(group, n - g0)
+        for a in range(m):
+            j = order[g0 + a]
+            for c in range(k):
+                rows[a, c] = S[j, c]
+        np.dot(rows[:m], Dm, R[:m])
+        for a in range(m):
+            j = order[g0 + a]
+            sjj = S[j, j]
+            if sjj <= min_diag:
+                for f in range(s):
+                    delta[a, f] = 0.0
+                continue
+            for c in range(a):
+                coef = S[j, order[g0 + c]]
+                if coef != 0.0:
+                    for f in range(s):
+                        R[a, f] += coef * delta[c, f]
+            old, new = _update_atom(Dm[j], Bm[j], R[a], 1.0 / sjj, norms[j], l1_ratio,
+                                    positive, delta[a], u, work)
+            norms[j] += new - old
 
 
 @njit(**JIT_KWARGS)

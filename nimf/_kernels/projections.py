@@ -20,19 +20,21 @@ is the quadratic
                                   a0 = r - (1 - nu) S2 - nu S1,
 
 with ``S1``, ``S2`` the sum and the sum of squares of the ``m`` largest
-``|u_i|``.  The support is found without sorting, by pivoting on the entries
-(the norm after thresholding decreases with the threshold), in expected
-``O(n)`` as in Duchi et al. (ICML 2008) for the l1 ball and Mairal et al.
-(JMLR 2010, appendix) for the elastic-net ball.
+``|u_i|``.  The support is found without sorting: the root computed on a
+superset of the support is a lower bound of the threshold, so the entries below
+it can be dropped and the root computed again on the survivors, a few passes
+over shrinking sets (Michelot, 1986; Condat, Math. Program. 2016, for the l1
+ball; the same bound holds for the elastic-net ball, see
+:func:`_enet_threshold`).
 """
 
 import numpy as np
 from numba import njit
 
-from .._config import JIT_KWARGS
+from .._config import JIT_FAST_KWARGS, JIT_KWARGS
 
 
-@njit(**JIT_KWARGS)
+@njit(**JIT_FAST_KWARGS)
 def enet_norm(v, l1_ratio):
     """Elastic-net "norm" ``(1 - nu) ||v||^2 + nu ||v||_1`` of a vector."""
     sq = 0.0
@@ -56,87 +58,32 @@ def _support_root(m, s1, s2, radius, l1_ratio):
     return -2.0 * a0 / (a1 + np.sqrt(a1 * a1 - 4.0 * a2 * a0))
 
 
-@njit(**JIT_KWARGS)
-def _enet_lambda_select(work, n, radius, l1_ratio):
-    """Multiplier ``lam`` of the projection in expected O(n), without sorting.
+@njit(**JIT_FAST_KWARGS)
+def _sums_above(work, m, tau):
+    """Count, sum and sum of squares of ``work[:m]`` above ``tau`` (vectorised)."""
+    kept = 0
+    t1 = 0.0
+    t2 = 0.0
+    for i in range(m):
+        x = work[i]
+        if x > tau:
+            kept += 1
+            t1 += x
+            t2 += x * x
+    return kept, t1, t2
 
-    ``work`` holds ``|u|`` (it is reordered).  A pivot splits the undecided
-    entries; the norm of the thresholded vector at threshold = pivot tells on
-    which side the true threshold lies (the norm decreases with the threshold),
-    so one side is settled: either all entries above the pivot are in the
-    support (their sums are accumulated) or all entries below it are out.
-    """
-    a = 1.0 - l1_ratio
-    lo = 0
-    hi = n
-    acc_m = 0
-    acc_s1 = 0.0
-    acc_s2 = 0.0
-    # pivots are taken at pseudo-random positions (a fixed linear congruential
-    # sequence, so results are deterministic): on spatially ordered data the
-    # first, middle and last entries are not representative, and fixed
-    # positions make the selection quadratic
-    state = 12345
-    while lo < hi:
-        width = hi - lo
-        # 31-bit LCG: products stay below 2^62, no overflow
-        state = (state * 1103515245 + 12345) % 2147483648
-        i0 = lo + state % width
-        state = (state * 1103515245 + 12345) % 2147483648
-        i1 = lo + state % width
-        state = (state * 1103515245 + 12345) % 2147483648
-        i2 = lo + state % width
-        x0 = work[i0]
-        x1 = work[i1]
-        x2 = work[i2]
-        if x0 > x1:
-            x0, x1 = x1, x0
-        if x1 > x2:
-            x1 = x2
-            if x0 > x1:
-                x1 = x0
-        pivot = x1
-        # partition work[lo:hi]: entries >= pivot first
-        i = lo
-        m_g = 0
-        s1_g = 0.0
-        s2_g = 0.0
-        for j in range(lo, hi):
-            x = work[j]
-            if x >= pivot:
-                work[j] = work[i]
-                work[i] = x
-                i += 1
-                m_g += 1
-                s1_g += x
-                s2_g += x * x
-        m = acc_m + m_g
-        s1 = acc_s1 + s1_g
-        s2 = acc_s2 + s2_g
-        tau = pivot
-        lam = tau / l1_ratio
-        c = 1.0 + 2.0 * a * lam
-        dev1 = s1 - m * tau
-        dev2 = s2 - 2.0 * tau * s1 + m * tau * tau
-        value = a * dev2 / (c * c) + l1_ratio * dev1 / c - radius
-        if value > 0.0:
-            # threshold above the pivot: entries below it, and the pivot
-            # values themselves, are out of the support
-            k = lo
-            for j in range(lo, i):
-                if work[j] > pivot:
-                    work[k] = work[j]
-                    k += 1
-            hi = k
-        else:
-            # threshold at or below the pivot: entries >= pivot are in
-            acc_m = m
-            acc_s1 = s1
-            acc_s2 = s2
-            lo = i
-    if acc_m == 0:
-        return 0.0
-    return _support_root(acc_m, acc_s1, acc_s2, radius, l1_ratio)
+
+@njit(**JIT_KWARGS)
+def _keep_above(work, m, tau):
+    """Move the entries of ``work[:m]`` above ``tau`` to its front."""
+    kept = 0
+    for i in range(m):
+        x = work[i]
+        # branch free: always write, advance only past a kept entry (whether
+        # an entry survives is unpredictable, so a branch would mispredict)
+        work[kept] = x
+        kept += x > tau
+    return kept
 
 
 @njit(**JIT_KWARGS)
@@ -148,26 +95,44 @@ def _l1_threshold(work, n, total, radius):
     is a lower bound of the threshold, so entries at or below it can be
     dropped; repeating on the survivors reaches the exact support in a few
     passes over shrinking sets (sparse projections touch few entries after the
-    first pass).
+    first pass).  Each pass first sums the survivors (a vectorised loop) and
+    moves them only when some entries drop out.
     """
     m = n
     tau = (total - radius) / m
     while True:
-        kept = 0
-        s = 0.0
-        for i in range(m):
-            x = work[i]
-            if x > tau:
-                work[kept] = x
-                kept += 1
-                s += x
+        kept, s, _ = _sums_above(work, m, tau)
         if kept == m or kept == 0:
             return tau
-        m = kept
+        m = _keep_above(work, m, tau)
         tau = (s - radius) / m
 
 
 @njit(**JIT_KWARGS)
+def _enet_threshold(work, n, s1, s2, radius, l1_ratio):
+    """Multiplier ``lam`` of the elastic-net projection, by Michelot-style passes.
+
+    ``work`` holds ``|u|`` (it is overwritten), ``s1``, ``s2`` its sum and sum of
+    squares.  The root of the support equation computed on a *superset* of the
+    support is a lower bound of the true threshold ``nu * lam`` (entries below
+    the threshold enter the equation with a negative contribution, since
+    ``(1 - nu) (tau - x) / (1 + 2 (1 - nu) lam) < nu`` for ``0 <= x < tau``), so
+    entries at or below it are out of the support; repeating on the survivors
+    reaches the exact support in a few passes over shrinking sets, as
+    Michelot's algorithm does for the l1 ball.
+    """
+    m = n
+    lam = _support_root(m, s1, s2, radius, l1_ratio)
+    while True:
+        tau = l1_ratio * lam
+        kept, t1, t2 = _sums_above(work, m, tau)
+        if kept == m or kept == 0:
+            return lam
+        m = _keep_above(work, m, tau)
+        lam = _support_root(m, t1, t2, radius, l1_ratio)
+
+
+@njit(**JIT_FAST_KWARGS)
 def project_enet_ball(u, out, radius, l1_ratio, positive, work):
     """Project ``u`` onto the elastic-net ball, writing the result in ``out``.
 
@@ -209,6 +174,19 @@ def project_enet_ball(u, out, radius, l1_ratio, positive, work):
         work[i] = x
         sq += x * x
         ab += x
+    return project_from_sums(u, out, radius, l1_ratio, positive, work, sq, ab)
+
+
+@njit(**JIT_FAST_KWARGS)
+def project_from_sums(u, out, radius, l1_ratio, positive, work, sq, ab):
+    """The projection of :func:`project_enet_ball` after its first pass.
+
+    ``work`` holds ``|u|`` (or the positive part of ``u``), ``sq`` and ``ab`` its
+    sum of squares and sum; ``radius > 0``.  Callers that already loop over
+    ``u`` (the dictionary update computes ``u`` itself) fill these in that loop
+    and save a pass.
+    """
+    n = u.shape[0]
     a = 1.0 - l1_ratio
     norm_in = a * sq + l1_ratio * ab
     if norm_in <= radius:
@@ -230,7 +208,7 @@ def project_enet_ball(u, out, radius, l1_ratio, positive, work):
     if l1_ratio == 1.0:
         lam = _l1_threshold(work, n, ab, radius)
     else:
-        lam = _enet_lambda_select(work, n, radius, l1_ratio)
+        lam = _enet_threshold(work, n, ab, sq, radius, l1_ratio)
     thresh = l1_ratio * lam
     denom = 1.0 + 2.0 * a * lam
     sq = 0.0

@@ -5,16 +5,20 @@ The algorithm of Mensch, Mairal, Thirion and Varoquaux (ICML 2016; IEEE TSP
 step reads a mini-batch of samples but only a random fraction ``1 / reduction``
 of their features.  Codes are estimated from that partial information, the
 surrogate statistics and the dictionary are updated on the sampled features
-only, and every step costs O(features seen).  See ``ALGORITHMS.md`` section 3.
+only, and every step costs O(features seen).  See ``ALGORITHMS.md`` sections 3,
+8 and 9.
 
-This module holds both forms of the algorithm: the estimator
-:class:`OnlineDictionaryLearning` (validation, state, the Python loop) and the
-function :func:`online_dict_learning` built on it.  The compiled inner loops
-live in :mod:`nimf._kernels.online`, :mod:`nimf._kernels.codes` and
-:mod:`nimf._kernels.projections`.
+This module holds the estimator :class:`OnlineDictionaryLearning` (validation,
+state, the loop over steps and one step) and the function
+:func:`online_dict_learning`.  Where the rows come from (arrays, memory maps,
+zarr and dask arrays, masked studies on disk), which features and rows a step
+reads, the reader thread and checkpoints live in :mod:`nimf.sources`; the
+compiled inner loops in :mod:`nimf._kernels`.
 """
 
 import math
+import os
+import time
 
 import numpy as np
 from scipy import linalg
@@ -23,15 +27,32 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from .. import _parallel
 from .._kernels import codes as _codes
 from .._kernels import online as _online
 from .._kernels import projections as _proj
+from .._workspace import Workspace
 from .._validation import check_bool, check_codes, check_float, check_int, check_option
+from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
+                       is_large_input, load_checkpoint, save_checkpoint, step_generator)
+from ..sources.checkpoint import checkpoint_path
 
 __all__ = ["OnlineDictionaryLearning", "online_dict_learning"]
 
 _CODE_METHODS = ("gram", "average", "masked", "full")
 _DICT_INITS = ("data", "random")
+
+# components updated per matrix product in the dictionary step (BLAS-3 groups)
+_GROUP = 16
+
+# keys of the random generators derived from a fit's entropy: each step, epoch,
+# start, feature permutation and restart draws from its own generator, so a draw
+# never depends on when (or in which thread) it is made
+_KEY_STEP, _KEY_EPOCH, _KEY_INIT, _KEY_PERM, _KEY_REINIT = range(5)
+
+# parameters that may change between a checkpoint and the fit resuming it
+_RESUMABLE = ("verbose", "callback", "checkpoint", "checkpoint_every", "resume",
+              "max_time", "n_epochs", "history_every")
 
 
 def _penalties(alpha, l1_ratio, G):
@@ -49,37 +70,61 @@ def _penalties(alpha, l1_ratio, G):
 
 
 class _State:
-    """Everything the learner carries from one step to the next."""
+    """Everything the learner carries from one step to the next.
 
-    def __init__(self, D, dtype):
+    ``D`` and ``B`` hold the features in the learner's *internal order*:
+    position ``j`` is feature ``feature_map[j]`` of the data (the identity when
+    ``feature_map`` is None) and is read from storage column ``storage_cols[j]``
+    (the same position when None).  Sampled blocks are contiguous in this order.
+    """
+
+    def __init__(self, D, dtype, feature_map=None, storage_cols=None):
         k, p = D.shape
         self.D = D
         self.S = np.zeros((k, k), dtype=dtype)
-        self.B = np.zeros((k, p), dtype=dtype)
+        # written now, not as pages of zeros the kernel maps on first touch:
+        # faulting them in one by one doubled the cost of the first steps
+        self.B = np.empty((k, p), dtype=dtype)
+        self.B.fill(0)
         self.G = D @ D.T
         self.norms = np.empty(k, dtype=np.float64)
-        self.perm = np.arange(p, dtype=np.int64)
         self.feature_counts = np.zeros(p, dtype=np.int64)
+        self.feature_map = feature_map
+        self.storage_cols = storage_cols
         self.n_samples_seen = 0
-        # per-sample memory (grown on demand): visit counts, averaged D x, codes
+        # per-sample memory, grown on demand and only for the methods that use
+        # it: visit counts and averaged D x ('average'), codes (warm starts of
+        # the elastic-net solver)
         self.sample_counts = np.zeros(0, dtype=np.int64)
         self.beta_avg = np.zeros((0, k), dtype=dtype)
         self.codes = np.zeros((0, k), dtype=dtype)
 
-    def ensure_samples(self, n):
+    def ensure_samples(self, n, average, warm):
         """Grow the per-sample memory to hold ``n`` samples."""
-        old = self.sample_counts.shape[0]
-        if n <= old:
-            return
-        new = max(n, int(1.5 * old))
         k = self.S.shape[0]
-        counts = np.zeros(new, dtype=np.int64)
-        counts[:old] = self.sample_counts
-        beta = np.zeros((new, k), dtype=self.beta_avg.dtype)
-        beta[:old] = self.beta_avg
-        codes = np.zeros((new, k), dtype=self.codes.dtype)
-        codes[:old] = self.codes
-        self.sample_counts, self.beta_avg, self.codes = counts, beta, codes
+        for name, needed, shape in (("sample_counts", average, (n,)),
+                                    ("beta_avg", average, (n, k)),
+                                    ("codes", warm, (n, k))):
+            old = getattr(self, name)
+            if not needed or n <= old.shape[0]:
+                continue
+            new = np.zeros((max(n, int(1.5 * old.shape[0])),) + shape[1:], dtype=old.dtype)
+            new[:old.shape[0]] = old
+            setattr(self, name, new)
+
+    def to_original(self, D):
+        """Rows of ``D`` (internal order) with the features in the data's order."""
+        if self.feature_map is None:
+            return D.copy()
+        out = np.empty_like(D)
+        out[:, self.feature_map] = D
+        return out
+
+    def to_internal(self, X):
+        """Columns of ``X`` (data order) in the internal order."""
+        if self.feature_map is None:
+            return np.ascontiguousarray(X)
+        return np.ascontiguousarray(X[:, self.feature_map])
 
 
 class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -100,14 +145,21 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     (optionally ``d_j >= 0``).  ``dict_l1_ratio=1`` gives sparse components
     (l1 ball), ``0`` the l2-normalised atoms of classical dictionary learning.
 
-    The data are streamed in mini-batches; each step reads only
-    ``n_features / reduction`` randomly drawn features of the batch, so one
-    epoch costs about ``1 / reduction`` of a full pass while the components
-    keep improving at almost the same rate per epoch.  With ``reduction=1``
-    this is exactly the online dictionary learning of Mairal et al. (2010).
+    The data are streamed in mini-batches; each step reads only about
+    ``n_features / reduction`` features of the batch, drawn as whole blocks of
+    features (cache lines in memory, chunks on disk), so one epoch costs about
+    ``1 / reduction`` of a full pass while the components keep improving at
+    almost the same rate per epoch.  With ``reduction=1`` this is exactly the
+    online dictionary learning of Mairal et al. (2010).
 
-    Read more in ``ALGORITHMS.md`` (section 3).  The first call compiles the
-    numba kernels (a few seconds, cached on disk afterwards).
+    ``X`` may be larger than memory: a memory map, a zarr or dask array, or a
+    :class:`nimf.neuro.MaskedStudy` is read block by block (a reader thread
+    prefetches the next block), and peak memory depends on ``batch_size``,
+    ``n_components`` and ``n_features``, not on ``n_samples``.  Long fits can be
+    checkpointed, resumed after a crash and bounded in time.
+
+    Read more in ``ALGORITHMS.md`` (sections 3, 8, 9) and the user guide.  The
+    first call compiles the numba kernels (a few seconds, cached on disk after).
 
     Parameters
     ----------
@@ -138,26 +190,28 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Constrain components to be non-negative.
 
     reduction : float, default=1.0
-        Subsampling ratio: each step sees ``ceil(n_features / reduction)``
-        features.  Must be >= 1.
+        Subsampling ratio: each step sees about ``n_features / reduction``
+        features (``round(n_blocks / reduction)`` blocks of ``feature_block``
+        features).  Must be >= 1.
 
     code_method : {'gram', 'average', 'masked', 'full'}, default='gram'
         How codes are estimated from a partial sample:
 
         - 'masked': ``D x`` and the Gram ``D D^T`` both estimated on the sampled
-          features (rescaled by the reduction);
+          features (rescaled by the inverse sampling probability);
         - 'gram': the exact Gram (kept up to date incrementally) with the masked
           ``D x``;
         - 'average': the exact Gram with a per-sample running average of the
           masked ``D x`` estimates (variance reduced, TSP 2017); needs
           ``n_samples x n_components`` memory;
-        - 'full': exact codes from the whole sample (costs O(n_features) per
-          sample; only the dictionary update is subsampled).
+        - 'full': exact codes from the whole sample (reads every feature of the
+          batch; only the dictionary update is subsampled).
 
         With ``reduction=1`` all methods compute exact codes.
 
     batch_size : int, default=50
-        Number of samples per mini-batch.
+        Number of samples per mini-batch (rounded to whole chunks of rows when
+        the data are stored in chunks).
 
     n_epochs : int, default=3
         Number of passes over the samples.
@@ -177,7 +231,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ('random'), or an array.  Rows are rescaled into the constraint ball.
 
     shuffle : bool, default=True
-        Visit the samples in a new random order at each epoch.
+        Visit the samples (or chunks of samples) in a new random order at each
+        epoch.
 
     tol : float, default=1e-4
         Stop when the relative change of the components over an epoch falls
@@ -189,6 +244,38 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     code_tol : float, default=1e-4
         Relative tolerance of the coordinate descent on codes.
 
+    feature_block : 'auto' or int, default='auto'
+        Features per sampled block.  'auto': the feature chunk of data stored
+        in chunks (a masked study, a zarr or dask array stored with permuted
+        features), else 16 (a cache line of float32), fewer when there are
+        fewer than 1024 features.  Data whose feature order is not known to be
+        random are sampled in a fixed random permutation of their features
+        (drawn once per fit), so that a block never gathers neighbouring,
+        correlated features.
+
+    checkpoint : str or path-like, default=None
+        File (``.npz``) where the learner's whole state is written atomically
+        every ``checkpoint_every`` steps, at the end of each epoch and when
+        the fit stops.  Plain arrays and JSON, no pickle.
+
+    checkpoint_every : int, default=500
+        Steps between checkpoints.
+
+    resume : bool, default=False
+        If ``checkpoint`` exists, continue the fit it holds (it must be a
+        checkpoint of this estimator, with the same parameters, on the same
+        data: anything else is refused with a ``ValueError``).  A fit killed at
+        any moment and resumed ends with the same components as an
+        uninterrupted fit with the same seed.
+
+    max_time : float, default=None
+        Seconds after which the fit stops at the next step boundary, leaving
+        a usable model (``stop_reason_ == 'max_time'``).
+
+    history_every : int, default=None
+        Steps between records of ``history_`` (None: about 100 records per
+        fit); a record is also made at the end of each epoch.
+
     callback : callable, default=None
         Called as ``callback(estimator)`` after each epoch (and after each call
         to ``partial_fit``).  If it returns ``True``, training stops.
@@ -197,7 +284,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Seeds the initialisation, the sample order and the feature subsets.
 
     verbose : int, default=0
-        Show a tqdm progress bar over mini-batches when > 0.
+        Show a tqdm progress bar over mini-batches (with samples/s and MB/s
+        read) when > 0.
 
     Attributes
     ----------
@@ -213,6 +301,16 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     n_reinit_ : int
         Number of times a component that no sample used was restarted from a
         random sample (checked after each epoch of ``fit`` but the last).
+
+    history_ : dict of lists
+        One entry per record (every ``history_every`` steps and at each epoch's
+        end): ``time`` (seconds of fitting, evaluations excluded), ``n_samples``
+        (samples processed), ``epoch`` (fractional), ``bytes_read`` (data read),
+        ``objective`` (mean penalised objective of the ``validation`` samples of
+        ``fit``, NaN without them).  ``pandas.DataFrame(history_)`` tabulates it.
+
+    stop_reason_ : str
+        Why ``fit`` stopped: 'n_epochs', 'tol', 'callback' or 'max_time'.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -244,7 +342,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  reduction=1.0, code_method="gram", batch_size=50,
                  n_epochs=3, learning_rate=0.75, sample_learning_rate=0.76,
                  dict_init="data", shuffle=True, tol=1e-4, max_code_iter=100,
-                 code_tol=1e-4, callback=None, random_state=None, verbose=0):
+                 code_tol=1e-4, feature_block="auto", checkpoint=None,
+                 checkpoint_every=500, resume=False, max_time=None, history_every=None,
+                 callback=None, random_state=None, verbose=0):
         self.n_components = n_components
         self.alpha = alpha
         self.code_l1_ratio = code_l1_ratio
@@ -262,6 +362,12 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.tol = tol
         self.max_code_iter = max_code_iter
         self.code_tol = code_tol
+        self.feature_block = feature_block
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.max_time = max_time
+        self.history_every = history_every
         self.callback = callback
         self.random_state = random_state
         self.verbose = verbose
@@ -296,6 +402,22 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         p["tol"] = check_float(self.tol, "tol", low=0.0)
         p["max_code_iter"] = check_int(self.max_code_iter, "max_code_iter", min_val=1)
         p["code_tol"] = check_float(self.code_tol, "code_tol", low=0.0)
+        if isinstance(self.feature_block, str):
+            p["feature_block"] = check_option(self.feature_block, "feature_block", ("auto",))
+        else:
+            p["feature_block"] = check_int(self.feature_block, "feature_block", min_val=1)
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
+            raise ValueError(f"checkpoint must be a path or None, got {self.checkpoint!r}")
+        p["checkpoint"] = (None if self.checkpoint is None
+                           else checkpoint_path(self.checkpoint))
+        p["checkpoint_every"] = check_int(self.checkpoint_every, "checkpoint_every", min_val=1)
+        p["resume"] = check_bool(self.resume, "resume")
+        if p["resume"] and p["checkpoint"] is None:
+            raise ValueError("resume=True needs a checkpoint path: checkpoint is None")
+        p["max_time"] = (None if self.max_time is None
+                         else check_float(self.max_time, "max_time", low=0.0, low_open=True))
+        p["history_every"] = check_int(self.history_every, "history_every", min_val=1,
+                                       allow_none=True)
         p["verbose"] = check_int(int(self.verbose) if isinstance(self.verbose, bool)
                                  else self.verbose, "verbose", min_val=0)
         if self.callback is not None and not callable(self.callback):
@@ -316,63 +438,112 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                              reset=reset, ensure_min_samples=1, ensure_min_features=1)
 
+    def _as_source(self, X, reset):
+        """A source for ``X``: arrays in memory are validated whole, others by block."""
+        if not is_large_input(X):
+            return as_source(self._validate_X(X, reset))
+        source = as_source(X)
+        n, p = source.shape
+        if n < 1 or p < 1:
+            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
+        if reset:
+            self.n_features_in_ = p
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif p != self.n_features_in_:
+            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return source
+
     # --------------------------------------------------------------- init
-    def _initial_dictionary(self, X, params, rng):
-        n, p = X.shape
+    def _layout(self, source, params, entropy):
+        """Internal feature order and block size for a source."""
+        p = source.n_features
+        subsampled = params["reduction"] > 1
+        block = params["feature_block"]
+        if source.feature_order is not None:
+            # the storage order is already a random permutation: sample its blocks
+            if block == "auto":
+                block = source.feature_chunk or default_block_size(p)
+            return FeatureBlocks(p, block, params["reduction"]), source.feature_order, None
+        if block == "auto":
+            block = default_block_size(p)
+        if not subsampled:
+            return FeatureBlocks(p, block, 1.0), None, None
+        perm = step_generator(entropy, _KEY_PERM).permutation(p).astype(np.int64)
+        return FeatureBlocks(p, block, params["reduction"]), perm, perm
+
+    def _initial_dictionary(self, source, params, gen, feature_map):
+        n, p = source.shape
         k = params["n_components"]
         init = params["dict_init"]
-        dtype = X.dtype
+        dtype = source.dtype
         if isinstance(init, str):
             if init == "data":
                 n_from_data = min(k, n)
-                rows = np.sort(rng.choice(n, size=n_from_data, replace=False))
+                rows = np.sort(gen.choice(n, size=n_from_data, replace=False)).astype(np.int64)
                 D = np.empty((k, p), dtype=dtype)
-                D[:n_from_data] = X[rows]
+                D[:n_from_data] = source.take_rows(rows)
+                if source.feature_order is None and feature_map is not None:
+                    D[:n_from_data] = D[:n_from_data][:, feature_map]
                 if n_from_data < k:
-                    D[n_from_data:] = rng.standard_normal((k - n_from_data, p))
+                    D[n_from_data:] = gen.standard_normal((k - n_from_data, p))
             else:
-                D = rng.standard_normal((k, p)).astype(dtype)
+                D = gen.standard_normal((k, p)).astype(dtype)
             # components start as (scaled) signals: replace zero rows by noise
             zero = ~np.any(D, axis=1)
             if zero.any():
-                D[zero] = rng.standard_normal((int(zero.sum()), p))
+                D[zero] = gen.standard_normal((int(zero.sum()), p))
             if params["positive_dict"]:
                 flip = np.sum(np.maximum(D, 0), axis=1) < np.sum(np.maximum(-D, 0), axis=1)
                 D[flip] *= -1
                 np.maximum(D, 0, out=D)
             _proj.enet_scale_rows(D, 1.0, params["dict_l1_ratio"])
-        else:
-            D = np.array(init, dtype=dtype, order="C", copy=True)
-            if D.shape != (k, p):
-                raise ValueError(
-                    f"dict_init must have shape (n_components, n_features) = "
-                    f"{(k, p)}, got an array of shape {D.shape}")
-            if not np.all(np.isfinite(D)):
-                raise ValueError("dict_init contains NaN or infinite values")
-            if params["positive_dict"]:
-                np.maximum(D, 0, out=D)
-            norms = np.empty(k)
-            _online.row_enet_norms(D, params["dict_l1_ratio"], norms)
-            if np.any(norms == 0):
-                raise ValueError(
-                    "dict_init has rows that are zero (after clipping negative "
-                    f"values when positive_dict=True): rows {np.flatnonzero(norms == 0).tolist()}")
-            outside = norms > 1.0
-            if outside.any():
-                sub = np.ascontiguousarray(D[outside])
-                _proj.enet_scale_rows(sub, 1.0, params["dict_l1_ratio"])
-                D[outside] = sub
+            return np.ascontiguousarray(D)
+        D = np.array(init, dtype=dtype, order="C", copy=True)
+        if D.shape != (k, p):
+            raise ValueError(
+                f"dict_init must have shape (n_components, n_features) = "
+                f"{(k, p)}, got an array of shape {D.shape}")
+        if not np.all(np.isfinite(D)):
+            raise ValueError("dict_init contains NaN or infinite values")
+        if params["positive_dict"]:
+            np.maximum(D, 0, out=D)
+        norms = np.empty(k)
+        _online.row_enet_norms(D, params["dict_l1_ratio"], norms)
+        if np.any(norms == 0):
+            raise ValueError(
+                "dict_init has rows that are zero (after clipping negative "
+                f"values when positive_dict=True): rows {np.flatnonzero(norms == 0).tolist()}")
+        outside = norms > 1.0
+        if outside.any():
+            sub = np.ascontiguousarray(D[outside])
+            _proj.enet_scale_rows(sub, 1.0, params["dict_l1_ratio"])
+            D[outside] = sub
+        if feature_map is not None:
+            D = D[:, feature_map]
         return np.ascontiguousarray(D)
 
-    def _init_state(self, X, params, rng):
-        D = self._initial_dictionary(X, params, rng)
-        state = _State(D, X.dtype)
+    def _init_state(self, source, params, entropy):
+        self._entropy = int(entropy)
+        blocks, feature_map, storage_cols = self._layout(source, params, entropy)
+        D = self._initial_dictionary(source, params, step_generator(entropy, _KEY_INIT),
+                                     feature_map)
+        state = _State(D, source.dtype, feature_map, storage_cols)
         _online.row_enet_norms(D, params["dict_l1_ratio"], state.norms)
         self._state = state
-        self._rng = rng
+        self._blocks = blocks
         self.n_steps_ = 0
         self.n_iter_ = 0
         self.n_reinit_ = 0
+        self.history_ = dict(time=[], n_samples=[], epoch=[], bytes_read=[], objective=[])
+        # position of a fit in progress (for checkpoints): next epoch and batch
+        self._epoch = 0
+        self._batch = 0
+        self._elapsed = 0.0
+        self._bytes_read = 0
+        self._D_epoch_start = None
+        self._finished = None  # why a restored fit had already stopped for good
 
     # --------------------------------------------------------------- step
     def _solve_codes(self, G, beta, warm, params):
@@ -394,24 +565,22 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             params["max_code_iter"], params["code_tol"], residual)
         return codes
 
-    def _code_inputs(self, X, rows, ids, Xs, Dm, method, params):
+    def _code_inputs(self, ids, Xs, Dm, scale, method, params, X_full=None):
         """Gram matrix and ``D x`` estimates used to compute the batch's codes.
 
         ``Xs`` and ``Dm`` are the batch and the dictionary restricted to the
-        sampled features.  See ``code_method`` for what each method returns.
+        sampled features, ``scale`` the inverse sampling probability of a
+        feature (1 without subsampling).  See ``code_method``.
         """
         state = self._state
-        D = state.D
-        p = D.shape[1]
-        s = Xs.shape[1]
-        if method == "full":
-            beta = X[rows] @ D.T if s < p else Xs @ Dm.T
-            return state.G, beta
-        scale = p / s
-        beta = Xs @ Dm.T
+        if method == "full" or scale == 1.0:
+            if X_full is not None:
+                return state.G, _parallel.matmul(X_full, state.D.T)
+            return state.G, _parallel.matmul(Xs, Dm.T)
+        beta = _parallel.matmul(Xs, Dm.T)
         beta *= scale
         if method == "masked":
-            G = Dm @ Dm.T
+            G = _parallel.matmul_sum(Dm, Dm.T)
             G *= scale
             return G, beta
         if method == "average" and ids is not None:
@@ -424,70 +593,112 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             avg += gamma * beta
             state.beta_avg[ids] = avg
             beta = avg
-        # 'gram', and 'average' for samples without identity (first visit)
+        # 'gram', and 'average' for samples without identity
         return state.G, beta
 
-    def _step(self, X, rows, ids, params):
-        """One mini-batch step on samples ``X[rows]`` (sample ids ``ids``)."""
+    def _warm_codes(self, params):
+        return params["code_l1_ratio"] > 0 or params["positive_code"]
+
+    def _step(self, ids, Xs, positions, order, params, X_full=None):
+        """One mini-batch step.
+
+        ``Xs`` holds the batch on the sampled features (internal ``positions``;
+        None when every feature is read), ``ids`` the samples' identities (for
+        per-sample memory; None for samples seen once), ``order`` the order in
+        which the components are updated, ``X_full`` the whole batch (only for
+        ``code_method='full'``).
+        """
         state = self._state
-        rng = self._rng
+        ws = self._workspace()
         D = state.D
+        dtype = D.dtype
         k, p = D.shape
-        b = rows.shape[0]
-        s = min(p, int(math.ceil(p / params["reduction"])))
-        subsampled = s < p
-        if subsampled:
-            # uniform integers in [i, p) for the partial Fisher-Yates shuffle
-            low = np.arange(s)
-            draws = low + (rng.random_sample(s) * (p - low)).astype(np.int64)
-            np.minimum(draws, p - 1, out=draws)
-            cols = np.empty(s, dtype=np.int64)
-            _online.draw_features(state.perm, draws, cols)
-            # sorted columns make the gathers and scatters cache friendly
-            cols.sort()
+        b = Xs.shape[0]
+        full = positions is None
+        scale = 1.0 if full else self._blocks.scale
+        s = p if full else positions.shape[0]
+        if full:
+            Dm = D
         else:
-            cols = np.arange(p, dtype=np.int64)
-        Xs = np.empty((b, s), dtype=X.dtype)
-        _online.gather(X, rows, cols, Xs)
-        Dm = np.empty((k, s), dtype=D.dtype)
-        _online.gather_columns(D, cols, Dm)
+            Dm = ws.get("Dm", (k, s), dtype)
+            _parallel.by_rows(lambda lo, hi: _online.gather_columns(D[lo:hi], positions,
+                                                                     Dm[lo:hi]), k)
 
         # ---- codes from partial information
-        method = params["code_method"] if subsampled else "full"
-        G, beta = self._code_inputs(X, rows, ids, Xs, Dm, method, params)
-        warm = state.codes[ids] if ids is not None else np.zeros((b, k), dtype=X.dtype)
-        A = self._solve_codes(G, beta, warm, params)
-        A = np.ascontiguousarray(A, dtype=X.dtype)
-        if ids is not None:
+        method = params["code_method"]
+        G, beta = self._code_inputs(ids, Xs, Dm, scale, method, params, X_full)
+        warm = self._warm_codes(params)
+        if warm and ids is not None:
+            start = state.codes[ids]
+        else:
+            start = np.zeros((b, k), dtype=Xs.dtype)
+        A = np.ascontiguousarray(self._solve_codes(G, beta, start, params), dtype=Xs.dtype)
+        if warm and ids is not None:
             state.codes[ids] = A
 
         # ---- surrogate statistics
-        w = _online.batch_weight(state.n_samples_seen, b, params["learning_rate"])
+        rho = params["learning_rate"]
+        w = _online.batch_weight(state.n_samples_seen, b, rho)
         state.S *= 1 - w
         state.S += (w / b) * (A.T @ A)
         state.n_samples_seen += b
-        AtX = A.T @ Xs
-        Bm = np.empty((k, s), dtype=D.dtype)
-        _online.update_stats_columns(state.B, AtX, cols, state.feature_counts, b,
-                                     params["learning_rate"], Bm)
+        AtX = _parallel.matmul(A.T, Xs, out=ws.get("AtX", (k, s), dtype), axis=1)
+        if full:
+            # every feature has the same count: one weight for the whole of B
+            wf = _online.batch_weight(int(state.feature_counts[0]), b, rho)
+            state.feature_counts += b
+            state.B *= 1 - wf
+            AtX *= wf / b
+            state.B += AtX
+            Bm = state.B
+        else:
+            keep = ws.get("keep", (s,), dtype)
+            new = ws.get("new", (s,), dtype)
+            _online.feature_weights(state.feature_counts, positions, b, rho, keep, new)
+            Bm = ws.get("Bm", (k, s), dtype)
+            B = state.B
+            _parallel.by_rows(lambda lo, hi: _online.blend_columns(
+                B[lo:hi], AtX[lo:hi], positions, keep, new, Bm[lo:hi]), k)
+            # B is not read again in this step: write it back alongside the update of D
+            written = _parallel.submit(_online.scatter_columns, Bm, positions, B)
 
         # ---- dictionary, on the sampled columns only
-        keep_gram = subsampled and params["code_method"] != "masked"
+        keep_gram = full or method != "masked"
         if keep_gram:
-            Dm_old = Dm.copy()
-        order = rng.permutation(k).astype(np.int64)
-        u = np.empty(s, dtype=D.dtype)
-        work = np.empty(s, dtype=D.dtype)
+            Dm_old = ws.get("Dm_old", (k, s), dtype)
+            np.copyto(Dm_old, Dm)
+        group = min(_GROUP, k)
         min_diag = 1e-12 * max(float(np.trace(state.S)) / k, np.finfo(np.float64).tiny)
-        _online.dictionary_bcd(D, state.B, Dm, Bm, cols, state.S, order, state.norms,
-                               params["dict_l1_ratio"], params["positive_dict"], u,
-                               work, min_diag)
+        # the next batch may be read now: this step is done with Xs
+        start_read = getattr(self, "_read_during_update", None)
+        if start_read is not None:
+            self._reading = _parallel.submit(start_read)
+            self._read_during_update = None
+        _online.dictionary_bcd(Dm, Bm, state.S, order, state.norms, params["dict_l1_ratio"],
+                               params["positive_dict"], min_diag, ws.get("u", (s,), dtype),
+                               ws.get("work", (s,), dtype), ws.get("rows", (group, k), dtype),
+                               ws.get("R", (group, s), dtype),
+                               ws.get("delta", (group, s), dtype))
         if keep_gram:
-            state.G += Dm @ Dm.T
-            state.G -= Dm_old @ Dm_old.T
-        elif not subsampled:
-            state.G = D @ D.T
+            # N N^T - O O^T = -sym((O + N)(O - N)^T): one product instead of two
+            plus = ws.get("plus", (k, s), dtype)
+            np.add(Dm_old, Dm, out=plus)
+            Dm_old -= Dm
+            change = _parallel.matmul_sum(plus, Dm_old.T)
+            change += change.T
+            change *= -0.5
+            state.G += change
+        if not full:
+            _parallel.by_rows(lambda lo, hi: _online.scatter_columns(Dm[lo:hi], positions,
+                                                                      D[lo:hi]), k)
+            written.result()
         self.n_steps_ += 1
+
+    def _workspace(self):
+        ws = getattr(self, "_ws", None)
+        if ws is None:
+            ws = self._ws = Workspace()
+        return ws
 
     def _refresh(self, params):
         """Remove rounding drift from incrementally updated quantities."""
@@ -495,7 +706,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         _online.row_enet_norms(state.D, params["dict_l1_ratio"], state.norms)
         state.G = state.D @ state.D.T
 
-    def _reinit_unused(self, X, params):
+    def _reinit_unused(self, source, params, gen):
         """Restart components that no sample uses from randomly drawn samples.
 
         A component whose codes are all zero (``S[j, j]`` ~ 0, for instance a
@@ -510,15 +721,19 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         dead = np.flatnonzero((diag <= 1e-10 * scale) | ~np.any(state.D, axis=1))
         if dead.size == 0 or dead.size == k:
             return 0
-        rows = self._rng.choice(X.shape[0], size=dead.size, replace=X.shape[0] < dead.size)
-        fresh = np.array(X[rows], dtype=state.D.dtype)
+        n, p = source.shape
+        rows = np.sort(gen.choice(n, size=dead.size, replace=n < dead.size)).astype(np.int64)
+        fresh = np.array(source.take_rows(rows), dtype=state.D.dtype)
+        if source.feature_order is None and state.feature_map is not None:
+            fresh = fresh[:, state.feature_map]
         if params["positive_dict"]:
             flip = np.sum(np.maximum(fresh, 0), 1) < np.sum(np.maximum(-fresh, 0), 1)
             fresh[flip] *= -1
             np.maximum(fresh, 0, out=fresh)
         empty = ~np.any(fresh, axis=1)
         if empty.any():
-            fresh[empty] = np.abs(self._rng.standard_normal((int(empty.sum()), X.shape[1])))
+            fresh[empty] = np.abs(gen.standard_normal((int(empty.sum()), p)))
+        fresh = np.ascontiguousarray(fresh)
         _proj.enet_scale_rows(fresh, 1.0, params["dict_l1_ratio"])
         state.D[dead] = fresh
         state.S[dead, :] = 0
@@ -527,24 +742,57 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self._refresh(params)
         return int(dead.size)
 
-    def _progress(self, total, params):
-        if params["verbose"] <= 0:
-            return None
-        from tqdm.auto import tqdm
+    # --------------------------------------------------------------- reading
+    def _draws(self, step):
+        """Feature blocks and component order of step ``step`` (a pure function)."""
+        gen = step_generator(self._entropy, _KEY_STEP, step)
+        blocks = self._blocks
+        ids = blocks.draw(gen)
+        order = gen.permutation(self._state.S.shape[0]).astype(np.int64)
+        positions = None if blocks.full else blocks.positions(ids)
+        return positions, order
 
-        return tqdm(total=total, desc=type(self).__name__, unit="batch")
+    def _reader(self, source, params, parallel=True):
+        """A function reading one planned batch: ``(rows, ids, positions, order)``."""
+        state = self._state
+        full_rows = params["code_method"] == "full"
 
-    # --------------------------------------------------------------- API
-    def fit(self, X, y=None):
+        def read(item):
+            rows, ids, positions, order = item
+            if positions is None or full_rows:
+                X_full = source.take_rows(rows) if positions is None or full_rows else None
+                if source.feature_order is None and state.feature_map is not None:
+                    X_full = X_full[:, state.feature_map]
+                X_full = np.ascontiguousarray(X_full)
+                Xs = X_full if positions is None else np.ascontiguousarray(
+                    X_full[:, positions])
+                return ids, Xs, positions, order, X_full if full_rows else None
+            cols = positions if state.storage_cols is None else state.storage_cols[positions]
+            # data in memory are read into a reused buffer (no prefetching, so
+            # the previous batch is no longer in use)
+            out = (None if source.prefetch
+                   else self._workspace().get("Xs", (rows.shape[0], cols.shape[0]),
+                                              source.dtype))
+            return (ids, source.read(rows, cols, out=out, parallel=parallel), positions, order,
+                    None)
+
+        return read
+
+    # --------------------------------------------------------------- fit loop
+    def fit(self, X, y=None, validation=None):
         """Learn the components from ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.  float32 data are processed in float32.  The data
-            are never copied when they are a C-contiguous float array.
+        X : array-like of shape (n_samples, n_features), memory map, zarr or dask \
+                array, or :class:`nimf.neuro.MaskedStudy`
+            Training data.  float32 data are processed in float32.  Arrays in
+            memory are never copied when they are C-contiguous float arrays;
+            other inputs are read block by block and never loaded whole.
         y : Ignored
             Not used, present for API consistency.
+        validation : array-like of shape (n_valid, n_features), default=None
+            Held-out samples on which the objective is recorded in ``history_``.
 
         Returns
         -------
@@ -552,49 +800,231 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Fitted estimator.
         """
         params = self._check_params()
-        X = self._validate_X(X, reset=True)
-        n, p = X.shape
+        source = self._as_source(X, reset=True)
+        n, p = source.shape
         params = self._check_params(n_features=p)
-        rng = check_random_state(self.random_state)
-        self._init_state(X, params, rng)
-        self._state.ensure_samples(n)
-        b = params["batch_size"]
-        n_batches = int(math.ceil(n / b))
-        bar = self._progress(n_batches * params["n_epochs"], params)
-        stop = False
-        # the products of a step are small: threaded BLAS only adds
-        # synchronisation (measured 5-40x slower on 2 cores), so use one thread
-        limiter = threadpool_limits(limits=1, user_api="blas")
-        try:
-            for epoch in range(params["n_epochs"]):
-                order = rng.permutation(n) if params["shuffle"] else np.arange(n)
-                order = order.astype(np.int64)
-                D_prev = self._state.D.copy() if params["tol"] > 0 else None
-                for start in range(0, n, b):
-                    rows = order[start:start + b]
-                    self._step(X, rows, rows, params)
-                    if bar is not None:
-                        bar.update(1)
-                self._refresh(params)
-                if epoch < params["n_epochs"] - 1:
-                    self.n_reinit_ += self._reinit_unused(X, params)
-                self.n_iter_ = epoch + 1
-                self.components_ = self._state.D.copy()
-                if D_prev is not None:
-                    change = np.linalg.norm(self._state.D - D_prev)
-                    ref = np.linalg.norm(D_prev)
-                    if ref > 0 and change / ref < params["tol"]:
-                        stop = True
-                if self.callback is not None and self.callback(self) is True:
-                    stop = True
-                if stop:
-                    break
-        finally:
-            limiter.restore_original_limits()
-            if bar is not None:
-                bar.close()
+        X_valid = self._validation(validation, p)
+        path = params["checkpoint"]
+        # single-threaded BLAS: nimf cuts its large products over cores itself
+        with threadpool_limits(limits=1, user_api="blas"):
+            if params["resume"] and os.path.exists(path):
+                self._restore(path, source, params)
+            else:
+                entropy = check_random_state(self.random_state).randint(
+                    np.iinfo(np.int32).max)
+                self._init_state(source, params, entropy)
+            self._run(source, params, X_valid)
         return self
 
+    def _validation(self, validation, p):
+        if validation is None:
+            return None
+        if is_large_input(validation):
+            src = as_source(validation, name="validation")
+            V = np.concatenate([blk for _, blk in src.iter_row_blocks()])
+            if src.feature_order is not None:
+                out = np.empty_like(V)
+                out[:, src.feature_order] = V
+                V = out
+        else:
+            V = np.asarray(validation)
+        if V.ndim != 2 or V.shape[1] != p or V.shape[0] < 1:
+            raise ValueError(f"validation must be an array of shape (n_valid, {p}), got an "
+                             f"array of shape {V.shape}")
+        if not np.issubdtype(V.dtype, np.number) or not np.all(np.isfinite(V)):
+            raise ValueError("validation contains NaN, infinite or non-numeric values")
+        return V
+
+    def _run(self, source, params, X_valid):
+        """The loop over epochs and steps, from wherever the state stands."""
+        state = self._state
+        plan = RowBatches(source.n_samples, source.row_chunk, params["batch_size"])
+        n_epochs = params["n_epochs"]
+        state.ensure_samples(source.n_samples, params["code_method"] == "average",
+                             self._warm_codes(params))
+        V = None if X_valid is None else state.to_internal(X_valid.astype(state.D.dtype))
+        track = _Tracker(self, source, plan, params, V)
+        stop = self._finished or (None if self._epoch < n_epochs else "n_epochs")
+        try:
+            while stop is None:
+                stop = self._run_epoch(source, params, plan, track)
+                if stop is None:
+                    stop = self._end_epoch(source, params, plan, n_epochs)
+                    track.record()
+                    if stop is None:
+                        track.save()
+                        stop = track.out_of_time()
+        finally:
+            track.close()
+        # after 'max_time', G is not refreshed: the checkpoint holds the state an
+        # uninterrupted fit has at this step, so that a resumed fit equals it
+        if stop == "max_time":
+            track.record()
+        self.components_ = state.to_original(state.D)
+        self.stop_reason_ = stop
+        self._finished = stop if stop in ("tol", "callback") else None
+        track.save()
+        self._ws = None
+        return self
+
+    def _run_epoch(self, source, params, plan, track):
+        """The steps of the current epoch from the next batch; 'max_time' or None."""
+        state = self._state
+        epoch = self._epoch
+        gen = step_generator(self._entropy, _KEY_EPOCH, epoch) if params["shuffle"] else None
+        order = plan.chunk_order(gen)
+        if self._batch == 0:
+            self._D_epoch_start = state.D.copy() if params["tol"] > 0 else None
+            if epoch == 0 and not self.history_["time"]:
+                track.record()
+        first = self._batch
+        step0 = self.n_steps_
+
+        def items():
+            for i in range(first, plan.n_batches):
+                rows = plan.batch_rows(order, i)
+                positions, comp_order = self._draws(step0 + i - first)
+                yield rows, rows, positions, comp_order
+
+        for ids, Xs, positions, comp_order, X_full in self._batches(source, params, items()):
+            self._step(ids, Xs, positions, comp_order, params, X_full)
+            self._batch += 1
+            if self._batch < plan.n_batches and track.after_step():
+                return "max_time"
+        return None
+
+    def _batches(self, source, params, items):
+        """The batches of ``items``, read ahead of the step that needs them.
+
+        Sources on storage are read by a reader thread one batch ahead.  Data in
+        memory are read with both cores for the first batch, then each next
+        batch is read during the dictionary update of the current step (the one
+        part of a step that runs on a single core), into the same buffer: the
+        current batch is no longer needed by then.
+        """
+        if source.prefetch:
+            with Prefetcher(self._reader(source, params), items, 1) as batches:
+                yield from batches
+            return
+        read = self._reader(source, params)
+        read_alone = self._reader(source, params, parallel=False)
+        items = iter(items)
+        item = next(items, None)
+        if item is None:
+            return
+        batch = read(item)
+        try:
+            while True:
+                following = next(items, None)
+                self._read_during_update = (
+                    None if following is None or params["code_method"] == "full"
+                    else (lambda item=following: read_alone(item)))
+                self._reading = None
+                yield batch
+                if following is None:
+                    return
+                reading = self._reading
+                batch = reading.result() if reading is not None else read(following)
+        finally:
+            self._read_during_update = None
+            if self._reading is not None:
+                self._reading.result()
+                self._reading = None
+
+    def _end_epoch(self, source, params, plan, n_epochs):
+        """Close an epoch: refresh, restart unused atoms, convergence and callback."""
+        state = self._state
+        self._refresh(params)
+        epoch = self._epoch
+        if epoch < n_epochs - 1:
+            gen = step_generator(self._entropy, _KEY_REINIT, epoch)
+            self.n_reinit_ += self._reinit_unused(source, params, gen)
+        self.n_iter_ = epoch + 1
+        self._epoch = epoch + 1
+        self._batch = 0
+        stop = None
+        D_prev = self._D_epoch_start
+        if D_prev is not None:
+            change = np.linalg.norm(state.D - D_prev)
+            ref = np.linalg.norm(D_prev)
+            if ref > 0 and change / ref < params["tol"]:
+                stop = "tol"
+        self._D_epoch_start = None
+        if self.callback is not None:
+            self.components_ = state.to_original(state.D)
+            if self.callback(self) is True:
+                stop = "callback"
+        if stop is None and self._epoch >= n_epochs:
+            stop = "n_epochs"
+        return stop
+
+    def _objective_internal(self, V, params):
+        """Mean penalised objective of ``V`` (internal feature order)."""
+        D = self._state.D
+        G = D @ D.T
+        codes = self._solve_codes(G, V @ D.T, np.zeros((V.shape[0], G.shape[0]), V.dtype),
+                                  params)
+        return _objective_value(V, codes.astype(V.dtype), D, G, params)
+
+    # --------------------------------------------------------------- checkpoints
+    def _save_checkpoint(self, path, source, params):
+        arrays, scalars = self._get_persistent_state()
+        if self._D_epoch_start is not None:
+            arrays["D_epoch_start"] = self._D_epoch_start
+        for key, values in self.history_.items():
+            arrays[f"history__{key}"] = np.asarray(values, dtype=np.float64)
+        meta = dict(estimator=type(self).__name__, params=self._fingerprint_params(),
+                    data=source.fingerprint(), state=scalars)
+        save_checkpoint(path, arrays, meta)
+
+    def _fingerprint_params(self):
+        out = {}
+        for key, value in self.get_params(deep=False).items():
+            if key in _RESUMABLE:
+                continue
+            if isinstance(value, np.ndarray):
+                import hashlib
+
+                value = "sha256:" + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+            elif key == "random_state" and not isinstance(value, (int, np.integer, type(None))):
+                value = "instance"
+            elif isinstance(value, np.generic):
+                value = value.item()
+            elif not isinstance(value, (int, float, str, bool, type(None))):
+                value = repr(value)
+            out[key] = value
+        return out
+
+    def _restore(self, path, source, params):
+        arrays, meta = load_checkpoint(path)
+        name = type(self).__name__
+        if meta.get("estimator") != name:
+            raise ValueError(f"checkpoint {path!r} was written by {meta.get('estimator')}, "
+                             f"not by {name}")
+        mine = self._fingerprint_params()
+        theirs = meta.get("params", {})
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            detail = ", ".join(f"{k}={theirs.get(k)!r} in the checkpoint but {mine.get(k)!r} "
+                               "now" for k in diff[:3])
+            raise ValueError(f"checkpoint {path!r} is of a fit with other parameters: {detail}; "
+                             "use another checkpoint path or resume=False")
+        data = source.fingerprint()
+        if meta.get("data") != data:
+            old = meta.get("data", {})
+            raise ValueError(
+                f"checkpoint {path!r} is of other data (shape {old.get('shape')}, dtype "
+                f"{old.get('dtype')}) than X (shape {data['shape']}, dtype {data['dtype']}), "
+                "or the data changed; use another checkpoint path or resume=False")
+        self._set_persistent_state(arrays, meta["state"])
+        self._D_epoch_start = (np.array(arrays["D_epoch_start"])
+                               if "D_epoch_start" in arrays else None)
+        self.history_ = {key[len("history__"):]: [float(v) for v in arrays[key]]
+                         for key in arrays if key.startswith("history__")}
+        for key in ("n_samples", "bytes_read"):
+            self.history_[key] = [int(v) for v in self.history_.get(key, [])]
+
+    # --------------------------------------------------------------- API
     def partial_fit(self, X, y=None, sample_indices=None):
         """Update the components with one chunk of samples.
 
@@ -606,7 +1036,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            A chunk of samples.
+            A chunk of samples (or any input ``fit`` accepts, read by blocks).
         y : Ignored
         sample_indices : array-like of int of shape (n_samples,), default=None
             Identity of each sample across calls, used by
@@ -619,8 +1049,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """
         first = not hasattr(self, "_state")
         params = self._check_params()
-        X = self._validate_X(X, reset=first)
-        n, p = X.shape
+        source = self._as_source(X, reset=first)
+        n, p = source.shape
         params = self._check_params(n_features=p)
         if sample_indices is not None:
             ids = np.asarray(sample_indices)
@@ -635,18 +1065,38 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         else:
             ids = None
         if first:
-            self._init_state(X, params, check_random_state(self.random_state))
-        elif self._state.D.dtype != X.dtype:
-            X = X.astype(self._state.D.dtype)
+            entropy = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            self._init_state(source, params, entropy)
+        elif source.dtype != self._state.D.dtype:
+            if is_large_input(X):
+                raise ValueError(f"X has dtype {source.dtype}, but the model was started "
+                                 f"on {self._state.D.dtype} data")
+            source = as_source(np.ascontiguousarray(source.X, dtype=self._state.D.dtype))
+        state = self._state
+        if not first and source.feature_order is not None and (
+                state.feature_map is None
+                or not np.array_equal(source.feature_order, state.feature_map)):
+            raise ValueError("X stores its features in another order than the data the "
+                             "model was started on")
         if ids is not None and n:
-            self._state.ensure_samples(int(ids.max()) + 1)
+            state.ensure_samples(int(ids.max()) + 1, params["code_method"] == "average",
+                                 self._warm_codes(params))
         b = params["batch_size"]
-        with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(0, n, b):
+        step0 = self.n_steps_
+
+        def items():
+            for i, start in enumerate(range(0, n, b)):
                 rows = np.arange(start, min(start + b, n), dtype=np.int64)
-                self._step(X, rows, None if ids is None else ids[rows], params)
+                positions, order = self._draws(step0 + i)
+                yield rows, None if ids is None else ids[rows], positions, order
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            for batch_ids, Xs, positions, order, X_full in self._batches(source, params,
+                                                                         items()):
+                self._step(batch_ids, Xs, positions, order, params, X_full)
             self._refresh(params)
-        self.components_ = self._state.D.copy()
+        self._ws = None
+        self.components_ = state.to_original(state.D)
         if self.callback is not None:
             self.callback(self)
         return self
@@ -659,6 +1109,20 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return np.ascontiguousarray(self._solve_codes(G, beta, warm, params),
                                     dtype=X.dtype)
 
+    def _blocks_of(self, X):
+        """``X`` as blocks of rows with the features in the data's order."""
+        if not is_large_input(X):
+            X = self._validate_X(X, reset=False)
+            yield X.astype(self.components_.dtype, copy=False)
+            return
+        source = self._as_source(X, reset=False)
+        for _, block in source.iter_row_blocks():
+            if source.feature_order is not None:
+                out = np.empty_like(block)
+                out[:, source.feature_order] = block
+                block = out
+            yield block.astype(self.components_.dtype, copy=False)
+
     def transform(self, X):
         """Compute the codes of ``X`` on the learned components.
 
@@ -667,17 +1131,16 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or any input of ``fit``
 
         Returns
         -------
         codes : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "components_")
-        X = self._validate_X(X, reset=False)
         params = self._check_params()
-        X = X.astype(self.components_.dtype, copy=False)
-        return self._codes(X, params)
+        parts = [self._codes(block, params) for block in self._blocks_of(X)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def inverse_transform(self, X):
         """Reconstruct samples from codes: ``X @ components_``.
@@ -704,7 +1167,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or any input of ``fit``
         y : Ignored
 
         Returns
@@ -712,55 +1175,82 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         score : float
         """
         check_is_fitted(self, "components_")
-        X = self._validate_X(X, reset=False)
-        X = X.astype(self.components_.dtype, copy=False)
-        residual = X - self._codes(X, self._check_params()) @ self.components_
-        total = float(np.sum(X.astype(np.float64) ** 2))
+        params = self._check_params()
+        total = residual = 0.0
+        for block in self._blocks_of(X):
+            res = block - self._codes(block, params) @ self.components_
+            total += float(np.sum(block.astype(np.float64) ** 2))
+            residual += float(np.sum(res.astype(np.float64) ** 2))
         if total == 0:
-            return 1.0 if not np.any(residual) else -np.inf
-        return 1.0 - float(np.sum(residual.astype(np.float64) ** 2)) / total
+            return 1.0 if residual == 0 else -np.inf
+        return 1.0 - residual / total
 
     def objective(self, X):
         """Mean penalised objective of ``X`` (the quantity being minimised)."""
         check_is_fitted(self, "components_")
-        X = self._validate_X(X, reset=False)
-        X = X.astype(self.components_.dtype, copy=False)
         params = self._check_params()
-        codes = self._codes(X, params)
-        residual = X - codes @ self.components_
         D = self.components_
-        l1, l2 = _penalties(params["alpha"], params["code_l1_ratio"], D @ D.T)
-        codes = codes.astype(np.float64)
-        value = 0.5 * np.sum(residual.astype(np.float64) ** 2, axis=1)
-        value += 0.5 * l2 * np.sum(codes ** 2, axis=1) + l1 * np.sum(np.abs(codes), axis=1)
-        return float(np.mean(value))
+        G = D @ D.T
+        value, count = 0.0, 0
+        for block in self._blocks_of(X):
+            codes = self._codes(block, params)
+            value += _objective_value(block, codes, D, G, params) * block.shape[0]
+            count += block.shape[0]
+        return value / count
 
     # ------------------------------------------------------------ persistence
-    _STATE_ARRAYS = ("D", "S", "B", "G", "norms", "perm", "feature_counts",
+    _STATE_ARRAYS = ("D", "S", "B", "G", "norms", "feature_counts",
                      "sample_counts", "beta_avg", "codes")
 
     def _get_persistent_state(self):
-        """Arrays and scalars needed to resume ``partial_fit`` exactly."""
+        """Arrays and scalars needed to resume ``partial_fit`` (or ``fit``) exactly."""
         if not hasattr(self, "_state"):
             return {}, {}
-        arrays = {name: getattr(self._state, name) for name in self._STATE_ARRAYS}
-        kind, keys, pos, has_gauss, cached = self._rng.get_state()
-        arrays["rng_keys"] = keys
-        scalars = dict(n_samples_seen=int(self._state.n_samples_seen), rng_kind=kind,
-                       rng_pos=int(pos), rng_has_gauss=int(has_gauss),
-                       rng_cached=float(cached))
+        state = self._state
+        arrays = {name: getattr(state, name) for name in self._STATE_ARRAYS}
+        if state.feature_map is not None:
+            arrays["feature_map"] = state.feature_map
+        if state.storage_cols is not None:
+            arrays["storage_cols"] = state.storage_cols
+        blocks = self._blocks
+        scalars = dict(n_samples_seen=int(state.n_samples_seen), entropy=int(self._entropy),
+                       n_steps=int(self.n_steps_), n_iter=int(self.n_iter_),
+                       n_reinit=int(self.n_reinit_), epoch=int(getattr(self, "_epoch", 0)),
+                       batch=int(getattr(self, "_batch", 0)),
+                       elapsed=float(getattr(self, "_elapsed", 0.0)),
+                       bytes_read=int(getattr(self, "_bytes_read", 0)),
+                       block_size=int(blocks.block_size), reduction=float(self.reduction),
+                       stop_reason=getattr(self, "stop_reason_", None))
         return arrays, scalars
 
     def _set_persistent_state(self, arrays, scalars):
         state = _State.__new__(_State)
         for name in self._STATE_ARRAYS:
             setattr(state, name, np.array(arrays[name]))
+        state.feature_map = (np.array(arrays["feature_map"], dtype=np.int64)
+                             if "feature_map" in arrays else None)
+        state.storage_cols = (np.array(arrays["storage_cols"], dtype=np.int64)
+                              if "storage_cols" in arrays else None)
         state.n_samples_seen = int(scalars["n_samples_seen"])
         self._state = state
-        rng = np.random.RandomState()
-        rng.set_state((scalars["rng_kind"], np.asarray(arrays["rng_keys"], dtype=np.uint32),
-                       scalars["rng_pos"], scalars["rng_has_gauss"], scalars["rng_cached"]))
-        self._rng = rng
+        self._entropy = int(scalars["entropy"])
+        self.n_steps_ = int(scalars["n_steps"])
+        self.n_iter_ = int(scalars["n_iter"])
+        self.n_reinit_ = int(scalars["n_reinit"])
+        self._epoch = int(scalars.get("epoch", 0))
+        self._batch = int(scalars.get("batch", 0))
+        self._elapsed = float(scalars.get("elapsed", 0.0))
+        self._bytes_read = int(scalars.get("bytes_read", 0))
+        reason = scalars.get("stop_reason")
+        self._finished = reason if reason in ("tol", "callback") else None
+        if reason is not None:
+            self.stop_reason_ = reason
+        p = state.D.shape[1]
+        self._blocks = FeatureBlocks(p, int(scalars["block_size"]),
+                                     float(scalars["reduction"]))
+        self._D_epoch_start = None
+        if not hasattr(self, "history_"):
+            self.history_ = dict(time=[], n_samples=[], epoch=[], bytes_read=[], objective=[])
 
     @property
     def _n_features_out(self):
@@ -770,6 +1260,93 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class _Tracker:
+    """Clock, progress bar, ``history_`` records and checkpoints of one fit."""
+
+    def __init__(self, est, source, plan, params, V):
+        self.est = est
+        self.source = source
+        self.plan = plan
+        self.params = params
+        self.V = V
+        total = plan.n_batches * params["n_epochs"]
+        self.every = params["history_every"] or max(1, total // 100)
+        # a resumed fit continues the clock and the byte count of the checkpoint
+        self.clock = time.perf_counter() - est._elapsed
+        self.bytes_before = source.bytes_read - est._bytes_read
+        self.samples_before = est._state.n_samples_seen
+        self.start = time.perf_counter()
+        self.eval_time = 0.0
+        self.bar = None
+        if params["verbose"] > 0:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=est._epoch * plan.n_batches + est._batch,
+                            desc=type(est).__name__, unit="batch")
+
+    def elapsed(self):
+        return time.perf_counter() - self.clock
+
+    def bytes_read(self):
+        return int(self.source.bytes_read - self.bytes_before)
+
+    def record(self):
+        est = self.est
+        t0 = time.perf_counter()
+        objective = np.nan if self.V is None else est._objective_internal(self.V, self.params)
+        self.eval_time += time.perf_counter() - t0
+        h = est.history_
+        h["time"].append(self.elapsed() - self.eval_time)
+        h["n_samples"].append(int(est._state.n_samples_seen))
+        h["epoch"].append(est._epoch + est._batch / self.plan.n_batches)
+        h["bytes_read"].append(self.bytes_read())
+        h["objective"].append(float(objective))
+
+    def save(self):
+        est = self.est
+        est._elapsed = self.elapsed()
+        est._bytes_read = self.bytes_read()
+        path = self.params["checkpoint"]
+        if path is not None:
+            est._save_checkpoint(path, self.source, self.params)
+
+    def out_of_time(self):
+        limit = self.params["max_time"]
+        return "max_time" if limit is not None and self.elapsed() >= limit else None
+
+    def after_step(self):
+        """Progress, records and checkpoints after a step; True to stop (max_time)."""
+        est = self.est
+        if self.bar is not None:
+            self.bar.update(1)
+            seconds = time.perf_counter() - self.start
+            if seconds > 0:
+                rate = (est._state.n_samples_seen - self.samples_before) / seconds
+                mbs = (self.source.bytes_read - self.bytes_before - est._bytes_read) / seconds
+                self.bar.set_postfix_str(f"{rate:,.0f} samples/s, {mbs / 1e6:,.0f} MB/s",
+                                         refresh=False)
+        if est.n_steps_ % self.every == 0:
+            self.record()
+        if (self.params["checkpoint"] is not None
+                and est.n_steps_ % self.params["checkpoint_every"] == 0):
+            self.save()
+        return self.out_of_time() is not None
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _objective_value(X, codes, D, G, params):
+    """Mean of ``1/2 ||x - D^T a||^2 + penalties`` over the rows of ``X``."""
+    residual = X - codes @ D
+    l1, l2 = _penalties(params["alpha"], params["code_l1_ratio"], G)
+    codes = codes.astype(np.float64)
+    value = 0.5 * np.sum(residual.astype(np.float64) ** 2, axis=1)
+    value += 0.5 * l2 * np.sum(codes ** 2, axis=1) + l1 * np.sum(np.abs(codes), axis=1)
+    return float(np.mean(value))
 
 
 def online_dict_learning(X, n_components=10, *, return_code=True,

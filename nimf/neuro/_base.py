@@ -351,8 +351,15 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             data[starts[i]:starts[i + 1]] = subject
 
         try:
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(work)(i) for i in range(len(imgs)))
+            # one BLAS thread for the whole masking: the limit is global to the
+            # process, so a subject finishing first would otherwise give the
+            # threads back while another is still cleaning (and OpenBLAS rounds
+            # differently with one and two threads)
+            from ._signal import _single_threaded_blas
+
+            with _single_threaded_blas():
+                Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(work)(i) for i in range(len(imgs)))
             yield data
         finally:
             del data

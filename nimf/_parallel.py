@@ -1,0 +1,111 @@
+"""Work split over cores by nimf's own threads: matrix products and row blocks.
+
+Threaded BLAS (OpenBLAS) synchronises its threads by spinning: on a machine
+where another process, or nimf's own reader thread, holds a core, a product that
+takes 20 ms on two free cores was measured to take up to a second.  The online
+learners therefore run BLAS single-threaded (``threadpool_limits(1)``) and use
+both cores by cutting their large products in parts computed by a small pool of
+Python threads (BLAS releases the GIL).  When a core is busy the parts simply
+run one after the other.  The cut depends only on the shapes and the number of
+workers, never on timing, so results are reproducible.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["n_workers", "matmul", "matmul_sum", "by_rows", "submit"]
+
+_POOL = None
+# below this many multiply-adds a product is not worth cutting
+_MIN_WORK = 2 ** 22
+
+
+def n_workers():
+    """Cores this process may use (at most 8 parts per product)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        count = os.cpu_count() or 1
+    return int(max(1, min(8, count)))
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=n_workers(), thread_name_prefix="nimf-blas")
+    return _POOL
+
+
+def submit(fn, *args):
+    """Run ``fn(*args)`` on a worker thread; returns a future."""
+    return _pool().submit(fn, *args)
+
+
+def _bounds(n, parts):
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _run(parts, fn):
+    """``fn(lo, hi)`` for each part: the first in this thread, the others in the pool."""
+    futures = [_pool().submit(fn, lo, hi) for lo, hi in parts[1:]]
+    fn(*parts[0])
+    for future in futures:
+        future.result()
+
+
+def matmul(a, b, out=None, axis=0):
+    """``a @ b`` computed in parts by rows of ``a`` (``axis=0``) or columns of ``b`` (1)."""
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = np.empty((m, n), dtype=np.result_type(a, b))
+    parts = n_workers()
+    size = m if axis == 0 else n
+    if parts == 1 or m * k * n < _MIN_WORK or size < 2 * parts:
+        np.matmul(a, b, out=out)
+        return out
+
+    def part(lo, hi):
+        if axis == 0:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+
+    _run(_bounds(size, parts), part)
+    return out
+
+
+def matmul_sum(a, b):
+    """``a @ b`` with the inner dimension cut in parts whose products are summed."""
+    m, k = a.shape
+    n = b.shape[1]
+    parts = n_workers()
+    if parts == 1 or m * k * n < _MIN_WORK or k < 2 * parts:
+        return a @ b
+    bounds = _bounds(k, parts)
+    results = [None] * len(bounds)
+
+    def part(lo, hi):
+        results[bounds.index((lo, hi))] = a[:, lo:hi] @ b[lo:hi]
+
+    _run(bounds, part)
+    total = results[0]
+    for extra in results[1:]:
+        total += extra
+    return total
+
+
+def by_rows(fn, n_rows, min_rows=2):
+    """Call ``fn(lo, hi)`` on row ranges covering ``range(n_rows)``, in parallel.
+
+    ``fn`` must release the GIL (a ``nogil`` numba kernel, a BLAS call) and
+    write only its own rows.
+    """
+    parts = min(n_workers(), max(1, n_rows // max(1, min_rows)))
+    if parts == 1:
+        fn(0, n_rows)
+        return
+    _run(_bounds(n_rows, parts), fn)
