@@ -1,14 +1,20 @@
 """Tests of the synthetic resting-state studies (nimf.datasets.rest)."""
 
+import gc
+import inspect
+import itertools
 import os
+import weakref
 
 import nibabel as nib
 import numpy as np
 import pytest
 from nilearn.maskers import NiftiMasker, SurfaceMasker
 from scipy.spatial import cKDTree
+from threadpoolctl import threadpool_limits
 
-from nimf.datasets import make_rest_study, make_surface_rest_study
+from nimf.datasets import iter_rest_study, make_rest_study, make_surface_rest_study
+from nimf.datasets import rest
 
 # nilearn 0.14 warns about the default ``standardize=False`` of its maskers
 pytestmark = pytest.mark.filterwarnings(
@@ -265,6 +271,117 @@ def test_bad_parameters(kwargs, message):
 def test_no_confounds():
     study = make_rest_study(**dict(SMALL, n_confounds=0), random_state=0)
     assert study.confounds[0].shape == (30, 0)
+
+
+# ------------------------------------------------- volume, subject by subject
+
+
+def _assert_same_subjects(images, confounds, time_series, study, subjects):
+    assert len(images) == len(confounds) == len(time_series) == len(subjects)
+    for img, conf, ts, s in zip(images, confounds, time_series, subjects):
+        other = study.func[s]
+        np.testing.assert_array_equal(np.asarray(img.dataobj),
+                                      np.asarray(other.dataobj))
+        np.testing.assert_array_equal(img.affine, other.affine)
+        assert img.header.get_zooms() == other.header.get_zooms()
+        np.testing.assert_array_equal(conf, study.confounds[s])
+        np.testing.assert_array_equal(ts, study.time_series[s])
+
+
+def test_iter_rest_study_gives_the_subjects_of_make_rest_study(study):
+    lazy = iter_rest_study(**SMALL, random_state=0)
+    assert set(lazy) == set(study) | {"subjects"}
+    assert lazy.subjects == range(2)
+    np.testing.assert_array_equal(lazy.maps, study.maps)
+    np.testing.assert_array_equal(lazy.maps_img.dataobj, study.maps_img.dataobj)
+    np.testing.assert_array_equal(lazy.mask_img.dataobj, study.mask_img.dataobj)
+    np.testing.assert_array_equal(lazy.mask_img.affine, study.mask_img.affine)
+    assert (lazy.t_r, lazy.description) == (study.t_r, study.description)
+    _assert_same_subjects(list(lazy.func), lazy.confounds, lazy.time_series,
+                          study, range(2))
+
+
+def test_iter_rest_study_does_not_depend_on_blas_threads():
+    # OpenBLAS rounds differently with 1 and 2 threads; the subjects are drawn
+    # with one, so that a consumer limiting BLAS (mask_study does) gets the
+    # subjects of make_rest_study
+    with threadpool_limits(limits=2, user_api="blas"):
+        study = make_rest_study(**SMALL, random_state=1)
+    lazy = iter_rest_study(**SMALL, random_state=1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        images = list(lazy.func)
+    _assert_same_subjects(images, lazy.confounds, lazy.time_series, study, range(2))
+
+
+def test_iter_rest_study_is_lazy(monkeypatch, study):
+    simulated, yielded = [], []
+    simulate = rest._simulate_subject
+
+    def counting(rng, **kwargs):
+        # which subjects already yielded are still alive while this one is drawn
+        gc.collect()
+        simulated.append([ref() is not None for ref in yielded])
+        return simulate(rng, **kwargs)
+
+    monkeypatch.setattr(rest, "_simulate_subject", counting)
+    lazy = iter_rest_study(**dict(SMALL, n_subjects=3), random_state=0)
+    assert inspect.isgenerator(lazy.func)
+    assert (len(simulated), lazy.confounds, lazy.time_series) == (0, [], [])
+    first = next(lazy.func)
+    assert len(simulated) == len(lazy.confounds) == len(lazy.time_series) == 1
+    _assert_same_subjects([first], lazy.confounds, lazy.time_series, study, [0])
+    # the generator holds no subject it has yielded while it draws the next
+    yielded.append(weakref.ref(first))
+    del first
+    second = next(lazy.func)
+    assert simulated[1] == [False]
+    assert len(simulated) == len(lazy.confounds) == 2
+    _assert_same_subjects([second], lazy.confounds[1:], lazy.time_series[1:],
+                          study, [1])
+    # start skips the earlier subjects without simulating them
+    simulated.clear()
+    later = iter_rest_study(**dict(SMALL, n_subjects=3), random_state=0, start=1)
+    assert later.subjects == range(1, 3)
+    assert next(later.func).shape == second.shape
+    assert len(simulated) == 1
+    np.testing.assert_array_equal(later.confounds[0], lazy.confounds[1])
+    assert list(iter_rest_study(**SMALL, random_state=0, start=2).func) == []
+
+
+@pytest.mark.parametrize("start, message", [
+    (3, "start must be an int <= 2, got 3"),
+    (-1, "start must be an int >= 0, got -1"),
+    (1.0, "start must be an int >= 0, got"),
+])
+def test_iter_rest_study_bad_start(start, message):
+    with pytest.raises(ValueError, match=message):
+        iter_rest_study(**SMALL, start=start)
+
+
+def test_iter_rest_study_feeds_mask_study_and_resumes(tmp_path, study):
+    from nimf.neuro import MaskedStudy, mask_study
+
+    params = dict(mask=study.mask_img, t_r=study.t_r)
+    eager = mask_study(study.func, tmp_path / "eager.zarr",
+                       confounds=study.confounds, **params)
+    lazy = iter_rest_study(**SMALL, random_state=0)
+    streamed = mask_study(lazy.func, tmp_path / "lazy.zarr",
+                          confounds=lazy.confounds, n_jobs=2, **params)
+    # an interrupted run resumed from the first subject not committed
+    path = tmp_path / "resumed.zarr"
+    first = iter_rest_study(**SMALL, random_state=0)
+    mask_study(itertools.islice(first.func, 1), path, confounds=first.confounds,
+               **params)
+    done = len(MaskedStudy.open(path).subjects)
+    rest_of = iter_rest_study(**SMALL, random_state=0, start=done)
+    resumed = MaskedStudy.open(path).append(rest_of.func, confounds=rest_of.confounds)
+
+    expected = [(sub["sha256"], sub["confounds"]) for sub in eager.subjects]
+    assert len(expected) == 2
+    for other in (streamed, resumed):
+        assert [(sub["sha256"], sub["confounds"]) for sub in other.subjects] == expected
+        for s in range(2):
+            np.testing.assert_array_equal(other.read_subject(s), eager.read_subject(s))
 
 
 # ---------------------------------------------------------------- surface

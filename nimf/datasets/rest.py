@@ -3,7 +3,9 @@
 Two generators share one generative model:
 
 * :func:`make_rest_study` builds 4D Nifti images in MNI space, on a grid made
-  from the MNI152 brain (or grey-matter) mask that nilearn ships;
+  from the MNI152 brain (or grey-matter) mask that nilearn ships
+  (:func:`iter_rest_study` yields the same images one subject at a time, for
+  studies larger than memory);
 * :func:`make_surface_rest_study` builds :class:`nilearn.surface.SurfaceImage`
   objects on the fsaverage5 mesh that nilearn ships.
 
@@ -49,7 +51,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from .._validation import check_float, check_int
 
-__all__ = ["make_rest_study", "make_surface_rest_study"]
+__all__ = ["make_rest_study", "iter_rest_study", "make_surface_rest_study"]
 
 _FWHM_TO_SIGMA = 1.0 / np.sqrt(8.0 * np.log(2.0))
 _BASELINE = 1000.0
@@ -94,15 +96,15 @@ def _plural(n, word):
 
 
 def _generators(random_state, n_subjects):
-    """One generator for the study (maps...) and one per subject.
+    """One generator for the study (maps...) and one seed per subject.
 
-    Subject ``s`` gets the same data whatever ``n_subjects`` is.
+    Subject ``s`` draws from ``np.random.default_rng(seeds[s])``: the same
+    data whatever ``n_subjects`` is, and no need to draw the others first.
     """
     rs = check_random_state(random_state)
     seed = np.random.SeedSequence(int(rs.randint(np.iinfo(np.int32).max)))
     children = seed.spawn(n_subjects + 1)
-    return (np.random.default_rng(children[0]),
-            [np.random.default_rng(c) for c in children[1:]])
+    return np.random.default_rng(children[0]), children[1:]
 
 
 def _kernel_energy(sigma):
@@ -407,6 +409,139 @@ def _volume_candidates(mask, centres, affine, sigma):
     return lateral, midline
 
 
+def _one_blas_thread():
+    """Context running BLAS on one thread, for the whole process.
+
+    OpenBLAS rounds some products differently with more threads: with one,
+    a subject is the same bit for bit wherever it is drawn (in the threads of
+    :func:`make_rest_study`, or from :func:`iter_rest_study` inside a consumer
+    such as :func:`nimf.neuro.mask_study` that limits BLAS itself) and on any
+    machine.  The limit is global, so it is taken by the thread that drives the
+    simulation, never by each of several threads.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _volume_study(n_subjects, n_scans, n_networks, resolution, t_r, snr,
+                  noise_fwhm, network_fwhm, n_confounds, mask, random_state):
+    """Check the parameters of a study in MNI space and draw its shared pieces.
+
+    Returns ``(study, simulate)``: ``study`` is a Bunch with ``mask_img``,
+    ``maps``, ``maps_img``, ``t_r`` and ``description``, and ``simulate(s)``
+    returns ``(img, time_series, confounds)`` of subject ``s``, drawn from
+    that subject's own generator: subjects can be drawn in any order, in
+    threads, or skipped at no cost.  Call both under :func:`_one_blas_thread`.
+    """
+    import nibabel as nib
+
+    params = _check_common(n_subjects, n_scans, n_networks, t_r, snr,
+                           noise_fwhm, network_fwhm, n_confounds)
+    n_subjects, n_scans, n_networks = (params["n_subjects"], params["n_scans"],
+                                       params["n_networks"])
+    t_r, snr, n_confounds = params["t_r"], params["snr"], params["n_confounds"]
+    noise_fwhm, network_fwhm = params["noise_fwhm"], params["network_fwhm"]
+
+    grid_mask, affine, template, centres = _load_mask(mask, resolution)
+    voxel_volume = float(abs(np.linalg.det(affine[:3, :3])))
+    voxel_size = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    n_voxels = int(grid_mask.sum())
+    if n_voxels == 0:
+        raise ValueError("mask must contain at least one voxel, got an empty mask")
+    _check_capacity(n_networks, n_voxels * voxel_volume, "mm3", network_fwhm, 3)
+
+    study_rng, subject_seeds = _generators(random_state, n_subjects)
+
+    # work in the bounding box of the mask (plus a margin for the smoothing)
+    sigma_noise = noise_fwhm * _FWHM_TO_SIGMA / voxel_size
+    sigma_field = _FIELD_FWHM * _FWHM_TO_SIGMA / voxel_size
+    margin = int(_TRUNCATE * sigma_noise.max() + 0.5)
+    ijk = np.nonzero(grid_mask)
+    box = tuple(slice(max(int(i.min()) - margin, 0), int(i.max()) + margin + 1)
+                for i in ijk)
+    box_mask = grid_mask[box]
+    box_shape = box_mask.shape
+    flat = np.flatnonzero(box_mask)
+    # white noise is added back with this gain so that it makes about
+    # _WHITE_FRACTION of the noise variance
+    smooth_energy = np.prod([_kernel_energy(s) for s in sigma_noise])
+    white_gain = np.float32(np.sqrt(_WHITE_FRACTION / (1.0 - _WHITE_FRACTION)
+                                    * smooth_energy))
+
+    def smooth_noise(rng, n):
+        white = rng.standard_normal((n,) + box_shape, dtype=np.float32)
+        masked_white = np.take(white.reshape(n, -1), flat, axis=1)
+        if noise_fwhm == 0:
+            return masked_white
+        smooth = ndimage.gaussian_filter(white, (0.0, *sigma_noise),
+                                         truncate=_TRUNCATE)
+        noise = np.take(smooth.reshape(n, -1), flat, axis=1)
+        masked_white *= white_gain
+        noise += masked_white
+        return noise
+
+    def smooth_fields(rng, n):
+        fields = rng.standard_normal((n,) + box_shape, dtype=np.float32)
+        fields = ndimage.gaussian_filter(fields, (0.0, *sigma_field),
+                                         truncate=_TRUNCATE)
+        fields = fields.reshape(n, -1)[:, flat]
+        fields -= fields.mean(axis=1, keepdims=True)
+        fields /= fields.std(axis=1, keepdims=True)
+        return fields
+
+    # study-level pieces: maps, network correlations, noise level, baseline
+    world = (affine[:3, :3] @ np.array(ijk) + affine[:3, 3:]).T
+    lateral, midline = _volume_candidates(grid_mask, centres, affine,
+                                          network_fwhm * _FWHM_TO_SIGMA)
+    maps = _blob_maps(study_rng, world, lateral, midline, n_networks,
+                      network_fwhm)
+    mixing = _network_mixing(study_rng, n_networks)
+    noise_level = np.exp(0.3 * smooth_fields(study_rng, 1)[0])
+    intensity = template[grid_mask]
+    mean_intensity = intensity.mean()
+    if not mean_intensity > 0:
+        intensity, mean_intensity = np.ones_like(intensity), 1.0
+    baseline = (_BASELINE * (0.3 + 0.7 * intensity / mean_intensity)).astype(
+        np.float32)
+    edge = 1.0 - ndimage.gaussian_filter(box_mask.astype(np.float32),
+                                         sigma_field / 2.0)
+    confound_weight = (1.0 + 3.0 * edge.reshape(-1)[flat]).astype(np.float32)
+
+    header = nib.Nifti1Header()
+    header.set_xyzt_units("mm", "sec")
+
+    def simulate(s):
+        data, ts, conf = _simulate_subject(
+            np.random.default_rng(subject_seeds[s]), maps=maps, mixing=mixing,
+            n_scans=n_scans, t_r=t_r, snr=snr, n_confounds=n_confounds,
+            smooth_noise=smooth_noise, smooth_fields=smooth_fields,
+            baseline=baseline, noise_level=noise_level,
+            confound_weight=confound_weight)
+        volume = np.zeros(grid_mask.shape + (n_scans,), dtype=np.float32)
+        volume[grid_mask] = data.T
+        del data
+        img = nib.Nifti1Image(volume, affine, header)
+        img.header.set_zooms(tuple(voxel_size) + (t_r,))
+        return img, ts, conf
+
+    maps_volume = np.zeros(grid_mask.shape + (n_networks,), dtype=np.float32)
+    maps_volume[grid_mask] = maps.T
+    where = ("the MNI152 brain mask" if isinstance(mask, str) and mask == "brain"
+             else "the MNI152 grey-matter mask" if isinstance(mask, str)
+             else "a user mask")
+    description = (
+        f"Synthetic resting-state fMRI study: {_plural(n_subjects, 'subject')} x "
+        f"{n_scans} scans (TR {t_r:g} s), {n_networks} planted bilateral "
+        f"networks in {where} ({n_voxels} voxels of "
+        f"{'x'.join(f'{v:g}' for v in voxel_size)} mm), SNR {snr:g}, "
+        f"{n_confounds} motion-like confounds.")
+    study = Bunch(mask_img=nib.Nifti1Image(grid_mask.astype(np.uint8), affine),
+                  maps=maps, maps_img=nib.Nifti1Image(maps_volume, affine),
+                  t_r=t_r, description=description)
+    return study, simulate
+
+
 def make_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
                     t_r=2.0, snr=1.0, noise_fwhm=8.0, network_fwhm=24.0,
                     n_confounds=6, mask="brain", output_dir=None,
@@ -494,6 +629,7 @@ def make_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
 
     See Also
     --------
+    iter_rest_study : The same study, generated one subject at a time.
     make_surface_rest_study : The same study on the fsaverage5 surface.
 
     Examples
@@ -508,127 +644,140 @@ def make_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
     """
     import nibabel as nib
 
-    params = _check_common(n_subjects, n_scans, n_networks, t_r, snr,
-                           noise_fwhm, network_fwhm, n_confounds)
-    n_subjects, n_scans, n_networks = (params["n_subjects"], params["n_scans"],
-                                       params["n_networks"])
-    t_r, snr, n_confounds = params["t_r"], params["snr"], params["n_confounds"]
-    noise_fwhm, network_fwhm = params["noise_fwhm"], params["network_fwhm"]
+    with _one_blas_thread():
+        study, simulate = _volume_study(
+            n_subjects, n_scans, n_networks, resolution, t_r, snr, noise_fwhm,
+            network_fwhm, n_confounds, mask, random_state)
+        n_subjects = int(n_subjects)
+        width = max(2, len(str(n_subjects)))
+        if output_dir is not None:
+            os.makedirs(output_dir, exist_ok=True)
 
-    grid_mask, affine, template, centres = _load_mask(mask, resolution)
-    voxel_volume = float(abs(np.linalg.det(affine[:3, :3])))
-    voxel_size = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    n_voxels = int(grid_mask.sum())
-    if n_voxels == 0:
-        raise ValueError("mask must contain at least one voxel, got an empty mask")
-    _check_capacity(n_networks, n_voxels * voxel_volume, "mm3", network_fwhm, 3)
+        def subject(s):
+            img, ts, conf = simulate(s)
+            if output_dir is None:
+                return img, ts, conf
+            path = os.path.join(os.fspath(output_dir),
+                                f"sub-{s + 1:0{width}d}_bold.nii.gz")
+            nib.save(img, path)
+            return path, ts, conf
 
-    study_rng, subject_rngs = _generators(random_state, n_subjects)
+        # subjects are independent (one generator each): two threads overlap
+        # the parts of numpy / scipy / gzip that release the GIL
+        func, confounds, time_series = [], [], []
+        with ThreadPoolExecutor(max_workers=min(2, n_subjects)) as pool:
+            for item, ts, conf in pool.map(subject, range(n_subjects)):
+                func.append(item)
+                time_series.append(ts)
+                confounds.append(conf)
 
-    # work in the bounding box of the mask (plus a margin for the smoothing)
-    sigma_noise = noise_fwhm * _FWHM_TO_SIGMA / voxel_size
-    sigma_field = _FIELD_FWHM * _FWHM_TO_SIGMA / voxel_size
-    margin = int(_TRUNCATE * sigma_noise.max() + 0.5)
-    ijk = np.nonzero(grid_mask)
-    box = tuple(slice(max(int(i.min()) - margin, 0), int(i.max()) + margin + 1)
-                for i in ijk)
-    box_mask = grid_mask[box]
-    box_shape = box_mask.shape
-    flat = np.flatnonzero(box_mask)
-    # white noise is added back with this gain so that it makes about
-    # _WHITE_FRACTION of the noise variance
-    smooth_energy = np.prod([_kernel_energy(s) for s in sigma_noise])
-    white_gain = np.float32(np.sqrt(_WHITE_FRACTION / (1.0 - _WHITE_FRACTION)
-                                    * smooth_energy))
+    return Bunch(func=func, confounds=confounds, mask_img=study.mask_img,
+                 maps=study.maps, maps_img=study.maps_img,
+                 time_series=time_series, t_r=study.t_r,
+                 description=study.description)
 
-    def smooth_noise(rng, n):
-        white = rng.standard_normal((n,) + box_shape, dtype=np.float32)
-        masked_white = np.take(white.reshape(n, -1), flat, axis=1)
-        if noise_fwhm == 0:
-            return masked_white
-        smooth = ndimage.gaussian_filter(white, (0.0, *sigma_noise),
-                                         truncate=_TRUNCATE)
-        noise = np.take(smooth.reshape(n, -1), flat, axis=1)
-        masked_white *= white_gain
-        noise += masked_white
-        return noise
 
-    def smooth_fields(rng, n):
-        fields = rng.standard_normal((n,) + box_shape, dtype=np.float32)
-        fields = ndimage.gaussian_filter(fields, (0.0, *sigma_field),
-                                         truncate=_TRUNCATE)
-        fields = fields.reshape(n, -1)[:, flat]
-        fields -= fields.mean(axis=1, keepdims=True)
-        fields /= fields.std(axis=1, keepdims=True)
-        return fields
+def iter_rest_study(n_subjects=5, n_scans=150, n_networks=16, resolution=4,
+                    t_r=2.0, snr=1.0, noise_fwhm=8.0, network_fwhm=24.0,
+                    n_confounds=6, mask="brain", random_state=0, *, start=0):
+    """The study of :func:`make_rest_study`, generated one subject at a time.
 
-    # study-level pieces: maps, network correlations, noise level, baseline
-    world = (affine[:3, :3] @ np.array(ijk) + affine[:3, 3:]).T
-    lateral, midline = _volume_candidates(grid_mask, centres, affine,
-                                          network_fwhm * _FWHM_TO_SIGMA)
-    maps = _blob_maps(study_rng, world, lateral, midline, n_networks,
-                      network_fwhm)
-    mixing = _network_mixing(study_rng, n_networks)
-    noise_level = np.exp(0.3 * smooth_fields(study_rng, 1)[0])
-    intensity = template[grid_mask]
-    mean_intensity = intensity.mean()
-    if not mean_intensity > 0:
-        intensity, mean_intensity = np.ones_like(intensity), 1.0
-    baseline = (_BASELINE * (0.3 + 0.7 * intensity / mean_intensity)).astype(
-        np.float32)
-    edge = 1.0 - ndimage.gaussian_filter(box_mask.astype(np.float32),
-                                         sigma_field / 2.0)
-    confound_weight = (1.0 + 3.0 * edge.reshape(-1)[flat]).astype(np.float32)
+    The study-level pieces (mask, maps) are drawn at once; a subject is
+    simulated only when the consumer of ``func`` asks for it, and nothing
+    here keeps it once the next one is asked for.  A study larger than memory
+    is thus masked into a store on disk by :func:`nimf.neuro.mask_study`,
+    which holds only the few subjects it is masking.  Subject ``s`` is the
+    one of :func:`make_rest_study` with the same parameters, bit for bit
+    (both draw it with one BLAS thread).
 
-    header = nib.Nifti1Header()
-    header.set_xyzt_units("mm", "sec")
-    func, confounds, time_series = [], [], []
-    width = max(2, len(str(n_subjects)))
-    if output_dir is not None:
-        os.makedirs(output_dir, exist_ok=True)
+    Parameters
+    ----------
+    n_subjects, n_scans, n_networks, resolution, t_r, snr, noise_fwhm, \
+network_fwhm, n_confounds, mask, random_state :
+        The parameters of :func:`make_rest_study`, with the same defaults.
+    start : int, default=0
+        Index of the first subject generated: subjects ``start`` to
+        ``n_subjects - 1`` are generated, the earlier ones are skipped without
+        being simulated (to resume an interrupted run).
 
-    def subject(s):
-        data, ts, conf = _simulate_subject(
-            subject_rngs[s], maps=maps, mixing=mixing, n_scans=n_scans,
-            t_r=t_r, snr=snr, n_confounds=n_confounds,
-            smooth_noise=smooth_noise, smooth_fields=smooth_fields,
-            baseline=baseline, noise_level=noise_level,
-            confound_weight=confound_weight)
-        volume = np.zeros(grid_mask.shape + (n_scans,), dtype=np.float32)
-        volume[grid_mask] = data.T
-        del data
-        img = nib.Nifti1Image(volume, affine, header)
-        img.header.set_zooms(tuple(voxel_size) + (t_r,))
-        if output_dir is None:
-            return img, ts, conf
-        path = os.path.join(os.fspath(output_dir),
-                            f"sub-{s + 1:0{width}d}_bold.nii.gz")
-        nib.save(img, path)
-        return path, ts, conf
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the attributes of :func:`make_rest_study`,
+        but ``func`` is a generator and ``confounds`` and ``time_series``
+        grow as it is consumed.
 
-    # subjects are independent (one generator each): two threads overlap the
-    # parts of numpy / scipy / gzip that release the GIL
-    with ThreadPoolExecutor(max_workers=min(2, n_subjects)) as pool:
-        for item, ts, conf in pool.map(subject, range(n_subjects)):
-            func.append(item)
+        func : generator of Nifti1Image
+            The 4D float32 image of each subject from ``start`` on, simulated
+            when asked for.  It can be consumed once.
+        confounds : list of ndarray of shape (n_scans, n_confounds)
+            The confounds of each image yielded so far: ``confounds[i]``
+            belongs to the ``i``-th image of ``func`` and is appended just
+            before that image is yielded, so that ``confounds=confounds`` can
+            be given with ``imgs=func`` to a consumer that reads them image by
+            image, such as :func:`nimf.neuro.mask_study`.
+        time_series : list of ndarray of shape (n_scans, n_networks)
+            The true network time courses of each image yielded so far, in
+            the same way.
+        subjects : range
+            The indices of the subjects ``func`` yields,
+            ``range(start, n_subjects)``.
+        mask_img, maps, maps_img, t_r, description :
+            As in :func:`make_rest_study`.
+
+    See Also
+    --------
+    make_rest_study : The whole study in memory (or in files).
+
+    Examples
+    --------
+    >>> from nimf.datasets import iter_rest_study
+    >>> study = iter_rest_study(n_subjects=3, n_scans=30, n_networks=6,
+    ...                         resolution=8, random_state=0)
+    >>> study.maps.shape[0], len(study.confounds)
+    (6, 0)
+    >>> img = next(study.func)              # subject 0 is simulated now
+    >>> img.shape[-1], len(study.confounds)
+    (30, 1)
+    >>> rest = iter_rest_study(n_subjects=3, n_scans=30, n_networks=6,
+    ...                        resolution=8, random_state=0, start=2)
+    >>> [img.shape[-1] for img in rest.func], list(rest.subjects)
+    ([30], [2])
+
+    A study larger than memory (54 GB of float32 scans), masked and cleaned
+    into a store on disk, with two subjects masked at a time:
+
+    >>> from nimf.neuro import mask_study
+    >>> big = iter_rest_study(n_subjects=144, n_scans=400, n_networks=30,
+    ...                       resolution=2)         # doctest: +SKIP
+    >>> mask_study(big.func, "study.zarr", confounds=big.confounds,
+    ...            mask=big.mask_img, t_r=big.t_r, n_jobs=2)  # doctest: +SKIP
+    """
+    n_subjects = check_int(n_subjects, "n_subjects", min_val=1)
+    start = check_int(start, "start", min_val=0, max_val=n_subjects)
+    with _one_blas_thread():
+        study, simulate = _volume_study(
+            n_subjects, n_scans, n_networks, resolution, t_r, snr, noise_fwhm,
+            network_fwhm, n_confounds, mask, random_state)
+    confounds, time_series = [], []
+    subjects = range(start, n_subjects)
+
+    def generate():
+        for s in subjects:
+            with _one_blas_thread():
+                img, ts, conf = simulate(s)
             time_series.append(ts)
             confounds.append(conf)
+            yield img
+            # hold no subject while the next one is simulated
+            del img, ts, conf
 
-    maps_volume = np.zeros(grid_mask.shape + (n_networks,), dtype=np.float32)
-    maps_volume[grid_mask] = maps.T
-    where = ("the MNI152 brain mask" if isinstance(mask, str) and mask == "brain"
-             else "the MNI152 grey-matter mask" if isinstance(mask, str)
-             else "a user mask")
-    description = (
-        f"Synthetic resting-state fMRI study: {_plural(n_subjects, 'subject')} x "
-        f"{n_scans} scans (TR {t_r:g} s), {n_networks} planted bilateral "
-        f"networks in {where} ({n_voxels} voxels of "
-        f"{'x'.join(f'{v:g}' for v in voxel_size)} mm), SNR {snr:g}, "
-        f"{n_confounds} motion-like confounds.")
-    return Bunch(func=func, confounds=confounds,
-                 mask_img=nib.Nifti1Image(grid_mask.astype(np.uint8), affine),
-                 maps=maps, maps_img=nib.Nifti1Image(maps_volume, affine),
-                 time_series=time_series, t_r=t_r, description=description)
+    return Bunch(func=generate(), confounds=confounds, mask_img=study.mask_img,
+                 maps=study.maps, maps_img=study.maps_img,
+                 time_series=time_series, t_r=study.t_r,
+                 description=study.description, subjects=subjects)
+
+
 
 
 # --------------------------------------------------------------------------
@@ -840,7 +989,7 @@ def make_surface_rest_study(n_subjects=2, n_scans=150, n_networks=10,
         fields /= fields.std(axis=1, keepdims=True)
         return np.ascontiguousarray(fields)
 
-    study_rng, subject_rngs = _generators(random_state, n_subjects)
+    study_rng, subject_seeds = _generators(random_state, n_subjects)
 
     # blob centres: left cortex vertices whose mirror image is near the right
     # cortex
@@ -865,9 +1014,9 @@ def make_surface_rest_study(n_subjects=2, n_scans=150, n_networks=10,
                                              "right": values[n_left:]})
 
     func, confounds, time_series = [], [], []
-    for rng in subject_rngs:
+    for seed in subject_seeds:
         data, ts, conf = _simulate_subject(
-            rng, maps=maps[:, mask], mixing=mixing, n_scans=n_scans, t_r=t_r,
+            np.random.default_rng(seed), maps=maps[:, mask], mixing=mixing, n_scans=n_scans, t_r=t_r,
             snr=snr, n_confounds=n_confounds, smooth_noise=smooth_noise,
             smooth_fields=smooth_fields, baseline=baseline,
             noise_level=noise_level, confound_weight=ones)
