@@ -19,7 +19,8 @@ interface:
 :func:`as_source` picks the right wrapper.  :class:`PermutedFeatures` declares
 that an array's columns are already in a known permuted order (as nimf's
 image estimators lay out the masked data), so that the learners sample whole
-contiguous blocks of it.
+contiguous blocks of it.  :class:`CenteredSource` reads another source minus a
+fixed row (centred data that is never stored).
 """
 
 import threading
@@ -31,8 +32,8 @@ import numpy as np
 from .. import _parallel
 from .._kernels import online as _online
 
-__all__ = ["ArraySource", "ZarrSource", "DaskSource", "PermutedFeatures", "as_source",
-           "Prefetcher", "is_large_input"]
+__all__ = ["ArraySource", "ZarrSource", "DaskSource", "PermutedFeatures", "CenteredSource",
+           "as_source", "Prefetcher", "is_large_input"]
 
 
 def _float_dtype(dtype):
@@ -252,6 +253,83 @@ class PermutedFeatures:
         self.X = X
         self.feature_order = order.astype(np.int64)
         self.shape = tuple(X.shape)
+
+
+class CenteredSource(_Source):
+    """Another source read minus a fixed row: centred data that is never stored.
+
+    Every block read from ``source`` has ``mean`` subtracted as it is read, so a
+    learner fitted on a ``CenteredSource`` sees ``X - mean`` while the data stay
+    where they are (on disk, in a dask graph, in the caller's array, which is
+    never written to).
+
+    Parameters
+    ----------
+    source : source
+        What :func:`as_source` returns (shape, dtype, chunks and
+        ``feature_order`` are those of ``source``; so are the bytes counted).
+    mean : array-like of shape (n_features,)
+        The row subtracted, in the *storage order* of ``source``: column ``j``
+        is read minus ``mean[j]``.  When ``source.feature_order`` is not None,
+        column ``j`` holds feature ``feature_order[j]``, so ``mean[j]`` must be
+        the mean of that feature (``mean_of_features[feature_order]``).
+    """
+
+    def __init__(self, source, mean):
+        # no _Source.__init__: the bytes read are counted by the wrapped source
+        self._lock = threading.Lock()
+        mean = np.asarray(mean)
+        if mean.shape != (source.n_features,):
+            raise ValueError(f"mean must have shape ({source.n_features},) (one value per "
+                             f"column of the source), got an array of shape {mean.shape}")
+        self.source = source
+        self.mean = np.ascontiguousarray(mean, dtype=source.dtype)
+        self.n_samples, self.n_features = source.n_samples, source.n_features
+        self.dtype = source.dtype
+        self.row_chunk = source.row_chunk
+        self.feature_chunk = source.feature_chunk
+        self.feature_order = source.feature_order
+        self.checked = source.checked
+        self.name = source.name
+        self.prefetch = source.prefetch
+
+    @property
+    def bytes_read(self):
+        return self.source.bytes_read
+
+    def _centre(self, block, columns, out):
+        mean = self.mean if columns is None else self.mean[np.asarray(columns, np.int64)]
+        if out is not None and block is out:
+            block -= mean
+            return block
+        # a new array: the block read may be a view of the caller's data
+        return np.subtract(block, mean, dtype=self.dtype)
+
+    def will_need(self, rows, columns):
+        # pass on the hint that a read is coming (sources on storage act on it)
+        hint = getattr(self.source, "will_need", None)
+        if hint is not None:
+            hint(rows, columns)
+
+    def read(self, rows, columns, out=None, parallel=True):
+        block = self.source.read(rows, columns, out=out, parallel=parallel)
+        return self._centre(block, columns, out)
+
+    def read_rows(self, start, stop):
+        return self._centre(self.source.read_rows(start, stop), None, None)
+
+    def iter_row_blocks(self, step=None, start=0, stop=None):
+        # the wrapped source's blocks (its own block size when step is None)
+        for lo, block in self.source.iter_row_blocks(step, start, stop):
+            yield lo, self._centre(block, None, None)
+
+    def fingerprint(self):
+        """The wrapped source's fingerprint and a hash of the row subtracted."""
+        import hashlib
+
+        out = dict(self.source.fingerprint())
+        out["centred"] = hashlib.sha256(self.mean.tobytes()).hexdigest()
+        return out
 
 
 def _is_zarr(X):
