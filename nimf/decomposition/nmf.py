@@ -14,6 +14,12 @@
 - mini-batch / online updates (``partial_fit``) that keep the sufficient
   statistics ``A = sum W^T W`` and ``B = sum W^T X`` of the chunks seen.
 
+Inputs read by blocks (memory maps, zarr and dask arrays, masked studies on
+disk, see :mod:`nimf.sources`) are never loaded whole by ``partial_fit`` and
+``transform``: ``partial_fit`` takes them chunk by chunk, ``transform`` block
+by block.  ``fit`` needs the whole data: it reads such an input into memory
+when it fits comfortably, and otherwise says to use ``partial_fit``.
+
 The objective and the scaling of the penalties are those of
 :class:`sklearn.decomposition.NMF`, so objectives can be compared::
 
@@ -25,6 +31,8 @@ The compiled kernels live in :mod:`nimf._kernels.nmf`; the first call compiles
 them (a few seconds, cached on disk afterwards).
 """
 
+import copy
+import math
 import numbers
 import warnings
 
@@ -36,8 +44,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _validation
 from .._kernels import nmf as _nmf
 from .._validation import check_bool, check_codes, check_float, check_int, check_option
+from ..sources import as_source, is_large_input
 
 __all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
 
@@ -60,6 +70,11 @@ _SWEEP_BUDGET = 0.02
 _MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
+# inputs read by blocks: blocks of about this many bytes (whole row chunks)
+_BLOCK_BYTES = 2 ** 26
+# ``fit`` reads an input given by blocks into memory only when it takes at most
+# this fraction of the memory available (the solvers need a few times more)
+_FIT_MEMORY_FRACTION = 0.25
 
 
 # ----------------------------------------------------------------- helpers
@@ -421,6 +436,74 @@ def _fit_mu(X, W, H, beta, tol, max_iter, l1_W, l1_H, l2_W, l2_H, update_H, verb
     return W, H, n_iter, losses
 
 
+# ------------------------------------------------------ inputs by blocks
+def _rows_text(rows):
+    shown = ", ".join(str(int(r)) for r in rows[:5])
+    return shown + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+
+
+def _check_block(X, start, params):
+    """The checks of ``NMF._validate_X`` on a block of rows starting at row ``start``."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1)) + start
+        raise ValueError(f"X contains NaN or infinite values (in rows {_rows_text(rows)}); "
+                         "remove or impute them before fitting")
+    if not params["semi"]:
+        negative = X < 0
+        if negative.any():
+            rows = np.flatnonzero(negative.any(axis=1)) + start
+            raise ValueError(
+                "Negative values in data passed to NMF: X must be non-negative "
+                f"(or use semi=True), got {int(negative.sum())} negative entries "
+                f"(minimum {float(X.min()):g}) in rows {_rows_text(rows)}")
+    if params["beta"] <= 0:
+        zeros = X <= 0
+        if zeros.any():
+            rows = np.flatnonzero(zeros.any(axis=1)) + start
+            raise ValueError(
+                f"beta_loss={params['beta']:g} (beta <= 0) needs strictly positive X, got "
+                f"{int(zeros.sum())} zero entries in rows {_rows_text(rows)}; add a small "
+                "constant to X or use beta_loss > 0")
+
+
+def _block_rows(source, batch_size):
+    """Rows per block read: about ``_BLOCK_BYTES``, a multiple of ``batch_size``.
+
+    Whole row chunks of the storage when that does not make blocks more than
+    four times larger.
+    """
+    row_bytes = max(1, source.n_features * source.dtype.itemsize)
+    target = max(1, _BLOCK_BYTES // row_bytes)
+    unit = batch_size or 1
+    chunk = max(1, int(source.row_chunk))
+    aligned = unit * chunk // math.gcd(unit, chunk)
+    if aligned <= 4 * max(target, unit):
+        unit = aligned
+    return unit * max(1, target // unit)
+
+
+def _read_blocks(source, params, batch_size=None):
+    """``(start, block)`` of a source: checked, features in their own order.
+
+    Blocks of ``batch_size`` rows (the last one shorter) when given, else the
+    blocks read (about ``_BLOCK_BYTES``).
+    """
+    order = source.feature_order
+    for start, block in source.iter_row_blocks(_block_rows(source, batch_size)):
+        _check_block(block, start, params)
+        if order is not None:
+            # column j of the storage holds feature order[j]
+            features = np.empty_like(block)
+            features[:, order] = block
+            block = features
+        if batch_size is None:
+            yield start, block
+            continue
+        for lo in range(0, block.shape[0], batch_size):
+            yield start + lo, block[lo:lo + batch_size]
+
+
 # -------------------------------------------------------------- estimator
 class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Non-negative matrix factorization: ``X ~ W H`` with ``W, H >= 0``.
@@ -500,6 +583,14 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         already seen when a new chunk arrives; 1 sums all chunks equally,
         smaller values forget codes computed with early, poor components.
 
+    batch_size : int, default=None
+        ``partial_fit`` on an input read by blocks (memory map, zarr or dask
+        array, :class:`nimf.sources.PermutedFeatures`, masked study): rows per
+        chunk, so that ``partial_fit(X)`` is ``partial_fit`` on
+        ``X[0:batch_size]``, ``X[batch_size:2 * batch_size]``, and so on.  None:
+        one chunk per block read (about 64 MB of whole storage chunks).  An
+        array in memory is always one chunk.
+
     callback : callable, default=None
         Called as ``callback(n_iter, W, H)`` after each iteration of ``fit``;
         if it returns True, fitting stops.  Do not modify ``W`` and ``H``.
@@ -566,7 +657,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __init__(self, n_components="auto", *, init=None, solver="cd",
                  beta_loss="frobenius", tol=1e-4, max_iter=200, random_state=None,
                  alpha_W=0.0, alpha_H="same", l1_ratio=0.0, verbose=0, shuffle=False,
-                 semi=False, forget_factor=0.7, callback=None):
+                 semi=False, forget_factor=0.7, batch_size=None, callback=None):
         self.n_components = n_components
         self.init = init
         self.solver = solver
@@ -581,6 +672,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.shuffle = shuffle
         self.semi = semi
         self.forget_factor = forget_factor
+        self.batch_size = batch_size
         self.callback = callback
 
     # ------------------------------------------------------------- checks
@@ -661,14 +753,53 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"(minimum {float(A.min()):g})")
         return np.array(A, dtype=X.dtype, order="C", copy=True)
 
+    def _as_source(self, X, reset):
+        """The source of an input read by blocks, with its shape checked.
+
+        ``n_features_in_`` is set by the caller once the data have been read.
+        """
+        source = as_source(X)
+        n, p = source.shape
+        if n < 1 or p < 1:
+            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
+        if not reset and p != self.n_features_in_:
+            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return source
+
+    def _read_whole(self, X, params):
+        """An input given by blocks, read into memory for ``fit`` if it fits comfortably."""
+        source = self._as_source(X, reset=True)
+        n, p = source.shape
+        nbytes = n * p * source.dtype.itemsize
+        available = _validation.available_memory()
+        if nbytes > _FIT_MEMORY_FRACTION * available:
+            raise ValueError(
+                f"X of shape {(n, p)} ({nbytes / 2 ** 30:.2f} GiB of {source.dtype}) is too "
+                f"large for NMF.fit, which holds the whole data in memory: it may take at "
+                f"most {_FIT_MEMORY_FRACTION:.0%} of the {available / 2 ** 30:.2f} GiB "
+                "available. Use partial_fit, which reads X block by block (one pass per "
+                "call: `for epoch in range(n_epochs): model.partial_fit(X)`, chunks of "
+                "batch_size rows)")
+        whole = np.empty((n, p), dtype=source.dtype)
+        for start, block in _read_blocks(source, params):
+            whole[start:start + block.shape[0]] = block
+        return whole
+
     # ---------------------------------------------------------------- fit
     def fit_transform(self, X, y=None, W=None, H=None):
         """Learn the factorization of ``X`` and return the codes ``W``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or an input read by blocks
             Data (non-negative unless ``semi=True``). float32 stays float32.
+            The solvers hold the whole data in memory: a memory map, zarr or
+            dask array (or :class:`nimf.sources.PermutedFeatures`, masked study)
+            is read into memory block by block, each block checked as it is
+            read, when it takes at most 25% of the memory available; larger
+            inputs raise a ValueError pointing to :meth:`partial_fit`, which
+            learns from them chunk by chunk.
         y : Ignored
         W : array-like of shape (n_samples, n_components), default=None
             Initial codes, used when ``init='custom'``.
@@ -680,6 +811,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         W : ndarray of shape (n_samples, n_components)
         """
         params = self._check_params()
+        if is_large_input(X):
+            X = self._read_whole(X, params)
         X = self._validate_X(X, reset=True, params=params)
         n, p = X.shape
         init = params["init"]
@@ -735,7 +868,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or an input read by blocks
+            See :meth:`fit_transform`.
         y : Ignored
         **fit_params
             ``W`` and ``H`` for ``init='custom'``.
@@ -748,7 +882,13 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or an input read by blocks
+            A memory map, zarr or dask array (or
+            :class:`nimf.sources.PermutedFeatures`, masked study) is transformed
+            block by block, never loaded whole.  The codes of a row depend on
+            that row only, except with ``solver='mu'``, whose updates start
+            from the mean of the whole data (one more pass) and stop when the
+            objective of each block (not of the whole data) stalls.
 
         Returns
         -------
@@ -756,13 +896,30 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         params = self._check_params()
+        if is_large_input(X):
+            source = self._as_source(X, reset=False)
+            mean = None
+            if params["solver"] == "mu":
+                # the updates start from the data's mean: one more pass
+                total = 0.0
+                for _, block in _read_blocks(source, params):
+                    total += float(block.sum(dtype=np.float64))
+                mean = total / (source.n_samples * source.n_features)
+            parts = [self._codes(block, params, mean)
+                     for _, block in _read_blocks(source, params)]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
         X = self._validate_X(X, reset=False, params=params)
+        return self._codes(X, params)
+
+    def _codes(self, X, params, mean=None):
+        """Codes of a block of rows; ``mean``: of the data, for 'mu' (else ``X``'s)."""
         H = self.components_.astype(X.dtype, copy=False)
         n, p = X.shape
         l1_W, _, l2_W, _ = _penalties(params["alpha_W"], params["alpha_H"],
                                       params["l1_ratio"], n, p)
         if params["solver"] == "mu":
-            avg = np.sqrt(abs(float(X.mean())) / H.shape[0])
+            mean = float(X.mean()) if mean is None else mean
+            avg = np.sqrt(abs(mean) / H.shape[0])
             W = np.full((n, H.shape[0]), avg, dtype=X.dtype)
             W, _, _, _ = _fit_mu(X, W, H, params["beta"], params["tol"], params["max_iter"],
                                  l1_W, 0.0, l2_W, 0.0, False, 0, None)
@@ -820,7 +977,15 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or an input read by blocks
+            One chunk of samples.  A memory map, zarr or dask array (or
+            :class:`nimf.sources.PermutedFeatures`, masked study) is read block
+            by block and never loaded whole: it is taken as consecutive chunks
+            of ``batch_size`` rows (default: the blocks read, about 64 MB), the
+            same as calling ``partial_fit`` on each.  Each block is checked as
+            it is read; if one holds NaN, infinite or (unless ``semi=True``)
+            negative values, a ValueError names its rows and the model is left
+            as it was before the call.
         y : Ignored
 
         Returns
@@ -830,10 +995,36 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         params = self._check_params()
         params["forget_factor"] = check_float(self.forget_factor, "forget_factor", low=0.0,
                                               high=1.0, low_open=True)
+        batch_size = check_int(self.batch_size, "batch_size", min_val=1, allow_none=True)
         first = not hasattr(self, "_stats_A")
-        X = self._validate_X(X, reset=first, params=params)
-        n, p = X.shape
+        if not is_large_input(X):
+            X = self._validate_X(X, reset=first, params=params)
+            self._partial_fit_chunk(X, params)
+            return self
+        source = self._as_source(X, reset=first)
+        # the blocks are checked as they are read: a bad one restores the model
+        # as it was before the call
+        saved = {key: copy.deepcopy(value) for key, value in vars(self).items()
+                 if key.endswith("_") or key.startswith("_")}
+        try:
+            for _, chunk in _read_blocks(source, params, batch_size):
+                self._partial_fit_chunk(chunk, params)
+        except BaseException:
+            for key in [key for key in vars(self) if key.endswith("_") or key.startswith("_")]:
+                if key not in saved:
+                    delattr(self, key)
+            vars(self).update(saved)
+            raise
         if first:
+            self.n_features_in_ = source.n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        return self
+
+    def _partial_fit_chunk(self, X, params):
+        """``partial_fit`` on one checked chunk in memory."""
+        n, p = X.shape
+        if not hasattr(self, "_stats_A"):
             k = self._resolve_n_components(params, X)
             init = params["init"] or ("nndsvda" if k <= min(n, p) else "random")
             if init == "custom":
@@ -858,7 +1049,6 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = self.n_steps_
         self.reconstruction_err_ = beta_divergence(X, W, self.components_, params["beta"],
                                                    square_root=True)
-        return self
 
     def _partial_fit_cd(self, X, H, params):
         n, p = X.shape

@@ -16,6 +16,12 @@ the data, fits the learner, removes the shrinkage of the l1 constraint from
 the non-zero entries (``debias``), normalises the components, orders them by
 explained variance and fixes their signs.  See ``ALGORITHMS.md`` sections 1,
 3 and 5.
+
+Inputs read by blocks (memory maps, zarr and dask arrays, masked studies on
+disk) are never loaded whole nor centred into a copy: the mean is one streamed
+pass, the learner reads the data through a :class:`~nimf.sources.CenteredSource`,
+and the debiasing and ordering accumulate ``k x k`` and ``k x n_features``
+statistics block by block.
 """
 
 import numpy as np
@@ -26,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_bool, check_codes, check_float, check_int
+from ..sources import CenteredSource, as_source, is_large_input
 from .online import OnlineDictionaryLearning
 
 __all__ = ["SparsePCA"]
@@ -70,21 +77,101 @@ def _relative_ridge_solve(gram, rhs):
         return linalg.lstsq(gram, rhs, check_finite=False)[0]
 
 
-def _debias(components, X):
+def _debias(components, blocks):
     """Refit the non-zero entries of ``components`` by least squares.
 
     The l1 constraint shrinks every entry towards zero by the same amount,
     which biases the shape of the components.  Keeping the support it selected,
-    compute least-squares codes of ``X`` on the components, then the
+    compute least-squares codes of the data on the components, then the
     least-squares components given those codes, restricted to that support
     (a relaxed lasso).  Costs two O(n_samples n_features n_components) products.
+
+    ``blocks`` iterates over blocks of rows of the (centred) data, in the
+    columns' order of ``components``: the codes of a block depend on that block
+    only, so ``codes^T codes`` and ``codes^T X`` are sums over blocks (in
+    float64) and the data are read once, never whole.
     """
-    codes = _relative_ridge_solve(components @ components.T, components @ X.T).T
-    codes = codes.astype(X.dtype, copy=False)
-    refit = _relative_ridge_solve(codes.T @ codes, codes.T @ X)
-    refit = np.ascontiguousarray(refit, dtype=X.dtype)
+    k, p = components.shape
+    gram = components @ components.T
+    codes_gram = np.zeros((k, k), dtype=np.float64)
+    codes_data = np.zeros((k, p), dtype=np.float64)
+    for X in blocks:
+        codes = _relative_ridge_solve(gram, components @ X.T).T
+        codes = codes.astype(X.dtype, copy=False)
+        codes_gram += codes.T @ codes
+        codes_data += codes.T @ X
+    refit = _relative_ridge_solve(codes_gram, codes_data)
+    refit = np.ascontiguousarray(refit, dtype=components.dtype)
     refit[components == 0] = 0
     return refit
+
+
+def _code_energy(components, blocks, ridge_alpha):
+    """Energy (sum of squares over the samples) of each component's ridge codes."""
+    energy = np.zeros(components.shape[0], dtype=np.float64)
+    for X in blocks:
+        codes = _ridge_codes(components, X, ridge_alpha)
+        energy += np.einsum("ij,ij->j", codes, codes, dtype=np.float64)
+    return energy
+
+
+def _finish_components(components, blocks, ridge_alpha, debias):
+    """Debias and normalise the learned components; their codes' energies.
+
+    ``blocks()`` returns a new iterator over the centred data (in the columns'
+    order of ``components``) at each call: two passes with ``debias``, one
+    without.
+    """
+    # products with k rows are too thin for threaded BLAS: on 2 cores
+    # threads made the post-processing 2-3x slower (measured)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if debias:
+            components = _debias(components, blocks())
+        norms = np.linalg.norm(components, axis=1)
+        norms[norms == 0] = 1
+        components /= norms[:, None]
+        # order by the energy of each component's loadings on the training data
+        energy = _code_energy(components, blocks(), ridge_alpha)
+    return components, energy
+
+
+def _to_storage(values, order):
+    """Feature-ordered values (last axis) in a source's storage order."""
+    return values if order is None else values[..., order]
+
+
+def _to_features(values, order):
+    """Storage-ordered values (last axis) back in the features' order."""
+    if order is None:
+        return values
+    out = np.empty_like(values)
+    out[..., order] = values
+    return out
+
+
+def _raise_not_finite(block, start, name):
+    bad = np.flatnonzero(~np.all(np.isfinite(block), axis=1)) + start
+    if bad.size == 0:
+        raise ValueError(f"{name} has values too large to sum in float64 (in rows {start} "
+                         f"to {start + block.shape[0] - 1}); rescale it")
+    shown = ", ".join(str(r) for r in bad[:5]) + (f" and {bad.size - 5} more"
+                                                   if bad.size > 5 else "")
+    raise ValueError(f"{name} contains NaN or infinite values (in rows {shown}); "
+                     "remove or impute them before fitting")
+
+
+def _streamed_mean(source):
+    """Per-column mean of a source (storage order, its dtype): one pass, float64 sums.
+
+    Checks the values on the way: a block with NaN or inf has non-finite sums.
+    """
+    total = np.zeros(source.n_features, dtype=np.float64)
+    for start, block in source.iter_row_blocks():
+        sums = block.sum(axis=0, dtype=np.float64)
+        if not np.all(np.isfinite(sums)):
+            _raise_not_finite(block, start, source.name)
+        total += sums
+    return (total / source.n_samples).astype(source.dtype)
 
 
 class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -272,13 +359,42 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset,
                              ensure_min_samples=1, ensure_min_features=1)
 
+    def _as_source(self, X, reset):
+        """The source of an input read by blocks, with its shape checked.
+
+        ``n_features_in_`` is set by ``fit`` once the data have been read.
+        """
+        source = as_source(X)
+        n, p = source.shape
+        if n < 1 or p < 1:
+            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
+        if not reset and p != self.n_features_in_:
+            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return source
+
+    def _learner(self, params, rng):
+        return OnlineDictionaryLearning(
+            n_components=params["n_components"], alpha=_ALPHA_SCALE * params["alpha"],
+            code_l1_ratio=0.0, dict_l1_ratio=1.0, reduction=self.reduction,
+            batch_size=self.batch_size, n_epochs=self.max_iter,
+            learning_rate=self.learning_rate, dict_init=self.dict_init, shuffle=self.shuffle,
+            tol=self.tol, random_state=rng, verbose=self.verbose)
+
     def fit(self, X, y=None):
         """Fit the model from data in ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.  float32 data are processed in float32.
+        X : array-like of shape (n_samples, n_features), memory map, zarr or dask \
+                array, :class:`nimf.sources.PermutedFeatures` or \
+                :class:`nimf.neuro.MaskedStudy`
+            Training data.  float32 data are processed in float32.  Inputs other
+            than arrays in memory are read block by block and never loaded
+            whole: the mean is computed in one pass (float64 sums), the learner
+            reads the centred data through a
+            :class:`~nimf.sources.CenteredSource`, and the debiasing and ordering
+            take two more passes.
         y : Ignored
             Not used, present for API consistency.
 
@@ -287,32 +403,49 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self : object
             Fitted estimator.
         """
+        if is_large_input(X):
+            return self._fit_blocks(X)
         X = self._validate_X(X, reset=True)
         params = self._check_params(X.shape[1])
-        k = params["n_components"]
         rng = check_random_state(self.random_state)
         self.mean_ = X.mean(axis=0)
         Xc = np.ascontiguousarray(X - self.mean_)
 
-        learner = OnlineDictionaryLearning(
-            n_components=k, alpha=_ALPHA_SCALE * params["alpha"], code_l1_ratio=0.0,
-            dict_l1_ratio=1.0, reduction=self.reduction, batch_size=self.batch_size,
-            n_epochs=self.max_iter, learning_rate=self.learning_rate,
-            dict_init=self.dict_init, shuffle=self.shuffle, tol=self.tol,
-            random_state=rng, verbose=self.verbose)
+        learner = self._learner(params, rng)
         learner.fit(Xc)
         components = np.array(learner.components_, dtype=X.dtype)
-        # products with k rows are too thin for threaded BLAS: on 2 cores
-        # threads made the post-processing 2-3x slower (measured)
-        with threadpool_limits(limits=1, user_api="blas"):
-            if params["debias"]:
-                components = _debias(components, Xc)
-            norms = np.linalg.norm(components, axis=1)
-            norms[norms == 0] = 1
-            components /= norms[:, None]
-            # order by the energy of each component's loadings on the training data
-            codes = _ridge_codes(components, Xc, params["ridge_alpha"])
-        energy = np.einsum("ij,ij->j", codes, codes, dtype=np.float64)
+        components, energy = _finish_components(components, lambda: iter([Xc]),
+                                                params["ridge_alpha"], params["debias"])
+        self._store(components, energy, learner.n_iter_)
+        return self
+
+    def _fit_blocks(self, X):
+        source = self._as_source(X, reset=True)
+        params = self._check_params(source.n_features)
+        rng = check_random_state(self.random_state)
+        order = source.feature_order
+        # in storage order: column j of the source is feature order[j]
+        mean = _streamed_mean(source)
+        data = CenteredSource(source, mean)
+        self.n_features_in_ = source.n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+        learner = self._learner(params, rng)
+        learner.fit(data)
+        # the learner returns the features in their own order; the passes below
+        # read storage order, so the components follow it until they are stored
+        components = np.array(_to_storage(learner.components_, order), dtype=source.dtype)
+        components, energy = _finish_components(
+            components, lambda: (block for _, block in data.iter_row_blocks()),
+            params["ridge_alpha"], params["debias"])
+        self.mean_ = _to_features(mean, order)
+        self._store(_to_features(components, order), energy, learner.n_iter_)
+        return self
+
+    def _store(self, components, energy, n_iter):
+        """Order the components by energy, fix their signs and store them."""
+        k = components.shape[0]
         components = components[np.argsort(-energy, kind="stable")]
 
         # deterministic signs: the largest entry of each component is positive
@@ -323,8 +456,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
         self.components_ = np.ascontiguousarray(components)
         self.n_components_ = k
-        self.n_iter_ = learner.n_iter_
-        return self
+        self.n_iter_ = n_iter
 
     def transform(self, X):
         """Least-squares projection of the data onto the sparse components.
@@ -335,8 +467,9 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data, with the features seen during :meth:`fit`.
+        X : array-like of shape (n_samples, n_features), or any input of ``fit``
+            Data, with the features seen during :meth:`fit`.  Inputs read by
+            blocks are transformed block by block (only the codes are held).
 
         Returns
         -------
@@ -344,10 +477,30 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             Transformed data.
         """
         check_is_fitted(self, "components_")
+        if is_large_input(X):
+            return self._transform_blocks(
+                X, check_float(self.ridge_alpha, "ridge_alpha", low=0.0))
         X = self._validate_X(X, reset=False)
         ridge_alpha = check_float(self.ridge_alpha, "ridge_alpha", low=0.0)
         X = X.astype(self.components_.dtype, copy=False)
         return _ridge_codes(self.components_, X - self.mean_, ridge_alpha)
+
+    def _transform_blocks(self, X, ridge_alpha):
+        source = self._as_source(X, reset=False)
+        order = source.feature_order
+        dtype = self.components_.dtype
+        components = np.ascontiguousarray(_to_storage(self.components_, order))
+        mean = np.ascontiguousarray(_to_storage(self.mean_, order))
+        parts = []
+        for start, block in source.iter_row_blocks():
+            codes = _ridge_codes(components, block.astype(dtype, copy=False) - mean,
+                                 ridge_alpha)
+            # a row with NaN or inf has non-finite codes: checking the codes
+            # checks the block at a fraction of the cost
+            if not np.all(np.isfinite(codes)):
+                _raise_not_finite(block, start, source.name)
+            parts.append(codes)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def inverse_transform(self, X):
         """Transform codes back to the data space: ``X @ components_ + mean_``.
