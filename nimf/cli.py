@@ -353,10 +353,58 @@ def _surface_images(paths, mesh_name):
     return imgs
 
 
+def _decompose_study(args, path):
+    """``nimf decompose study.zarr``: the maps of a study masked on disk."""
+    from nimf.neuro import DictLearning, MaskedStudy
+
+    if args.confounds:
+        raise ValueError("--confounds is for images: a masked study's confounds were "
+                         "regressed out when it was masked (nimf mask --confounds)")
+    if args.mask is not None:
+        raise ValueError("--mask is for images: a masked study is used with its own mask")
+    staging = _StagedOutput(args.out)
+    study = MaskedStudy.open(path)
+    dl = DictLearning(n_components=args.n_components, t_r=args.t_r,
+                      smoothing_fwhm=args.smoothing_fwhm, alpha=args.alpha,
+                      n_epochs=args.n_epochs, reduction=args.reduction,
+                      random_state=args.seed, verbose=args.verbose,
+                      checkpoint=args.checkpoint, resume=args.resume, max_time=args.max_time)
+    print(f"Learning {args.n_components} maps from {study!r}")
+    t0 = time.perf_counter()
+    dl.fit(study)
+    elapsed = time.perf_counter() - t0
+    read = dl.history_["bytes_read"][-1] if dl.history_["bytes_read"] else 0
+    print(f"Fitted {args.n_components} maps on {study.n_scans} scans of "
+          f"{len(study.subjects)} subjects in {elapsed:.2f} s ({dl.n_iter_} epochs, "
+          f"stopped by {dl.stop_reason_}; the learner read {read / 1e9:.2f} GB of "
+          f"{study.nbytes / 1e9:.2f} GB)")
+    summary = {
+        "estimator": "nimf.neuro.DictLearning",
+        "masked study": study.path,
+        "subjects": len(study.subjects),
+        "scans": study.n_scans,
+        ("vertices" if study.kind == "surface" else "voxels in mask"): study.n_voxels,
+        "components": args.n_components,
+        "fit time (s)": round(elapsed, 2),
+        "epochs": dl.n_iter_,
+        "sum of per-map explained variance": round(float(np.sum(dl.explained_variance_)), 3),
+    }
+    with staging as folder:
+        _write_outputs(folder, dl, summary, "nimf decompose")
+    maps = ("components_hemi-L.func.gii, components_hemi-R.func.gii"
+            if study.kind == "surface" else "components.nii.gz")
+    print(f"Wrote {maps}, contours.png, component images, report.html and browser.html to "
+          f"{staging.out}")
+    return 0
+
+
 def _decompose(args):
     from nimf.neuro import DictLearning
     from nimf.neuro._base import _check_study, _expand_imgs
+    from nimf.neuro.study import _is_study
 
+    if len(args.imgs) == 1 and os.path.isdir(args.imgs[0]) and _is_study(args.imgs[0]):
+        return _decompose_study(args, args.imgs[0])
     staging = _StagedOutput(args.out)
     imgs = []
     for pattern in args.imgs:
@@ -383,7 +431,8 @@ def _decompose(args):
     dl = DictLearning(n_components=args.n_components, mask=args.mask, t_r=args.t_r,
                       smoothing_fwhm=smoothing, alpha=args.alpha,
                       n_epochs=args.n_epochs, reduction=args.reduction,
-                      random_state=args.seed, n_jobs=args.n_jobs, verbose=args.verbose)
+                      random_state=args.seed, n_jobs=args.n_jobs, verbose=args.verbose,
+                      checkpoint=args.checkpoint, resume=args.resume, max_time=args.max_time)
     t0 = time.perf_counter()
     dl.fit(imgs, confounds=confounds)
     elapsed = time.perf_counter() - t0
@@ -543,8 +592,10 @@ def build_parser():
     _completion_options(demo, in_demo=True)
     demo.set_defaults(func=_demo)
 
-    dec = sub.add_parser("decompose", help="extract networks from your 4D images")
-    dec.add_argument("imgs", nargs="+", help="4D images (paths or glob patterns)")
+    dec = sub.add_parser("decompose", help="extract networks from your 4D images, or from "
+                                           "a study masked on disk by 'nimf mask'")
+    dec.add_argument("imgs", nargs="+", help="4D images (paths or glob patterns), or one "
+                                             "masked study (study.zarr)")
     dec.add_argument("--n-components", type=int, required=True)
     dec.add_argument("--out", required=True, help="output directory")
     dec.add_argument("--mask", default=None, help="mask image (computed when omitted)")
@@ -560,6 +611,13 @@ def build_parser():
     dec.add_argument("--n-jobs", type=int, default=1)
     dec.add_argument("--seed", type=int, default=0)
     dec.add_argument("--verbose", type=int, default=0)
+    dec.add_argument("--checkpoint", default=None,
+                     help="file where the learner's state is saved as it goes (.npz)")
+    dec.add_argument("--resume", action="store_true",
+                     help="continue the fit saved in --checkpoint (after a crash or "
+                          "--max-time)")
+    dec.add_argument("--max-time", type=float, default=None,
+                     help="stop learning after this many seconds (usable maps)")
     dec.set_defaults(func=_decompose)
 
     msk = sub.add_parser(

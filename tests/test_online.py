@@ -29,16 +29,19 @@ def planted():
 # ---------------------------------------------------------------- ground truth
 @pytest.mark.parametrize("reduction", [1, 4])
 def test_planted_sparse_dictionary_is_recovered(planted, reduction):
-    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=reduction,
-                                   n_epochs=6, random_state=0).fit(planted.X)
-    assert recovery(est.components_, planted.components) > 0.88
-    # sparse components: most features are exactly zero
-    assert np.mean(est.components_ == 0) > 0.5
-    # held-out explained energy close to that of the true components
+    # a stochastic learner: judged on three seeds, not on one lucky draw
+    fits = [OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=reduction, n_epochs=6,
+                                     random_state=seed).fit(planted.X) for seed in range(3)]
     oracle = OnlineDictionaryLearning(5, dict_l1_ratio=0.5)
     oracle.components_ = planted.components / np.abs(planted.components).sum(1, keepdims=True)
     oracle.n_features_in_ = planted.X.shape[1]
-    assert est.score(planted.X_test) > oracle.score(planted.X_test) - 0.05
+    best = oracle.score(planted.X_test)
+    for est in fits:
+        assert recovery(est.components_, planted.components) > 0.88
+        # sparse components: most features are exactly zero
+        assert np.mean(est.components_ == 0) > 0.5
+    # held-out explained energy close to that of the true components
+    assert np.mean([est.score(planted.X_test) for est in fits]) > best - 0.05
 
 
 def test_l2_dictionary_spans_the_planted_subspace(planted):
@@ -75,9 +78,11 @@ def test_reduction_one_is_online_dictionary_learning(rng):
 
 @pytest.mark.parametrize("method", ["gram", "average", "masked", "full"])
 def test_all_code_methods_learn(planted, method):
-    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=3, code_method=method,
-                                   n_epochs=4, random_state=0).fit(planted.X)
-    assert recovery(est.components_, planted.components) > 0.85
+    scores = [recovery(OnlineDictionaryLearning(
+        5, dict_l1_ratio=0.5, reduction=3, code_method=method, n_epochs=4,
+        random_state=seed).fit(planted.X).components_, planted.components)
+        for seed in range(3)]
+    assert np.mean(scores) > 0.85 and min(scores) > 0.75
 
 
 # --------------------------------------------------- the code estimates themselves

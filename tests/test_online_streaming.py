@@ -233,3 +233,11 @@ def test_checkpoints_of_other_fits_are_refused(planted, tmp_path):
     # without resume, an existing checkpoint is overwritten by the new fit
     OnlineDictionaryLearning(checkpoint=ckpt, **dict(KW, alpha=0.5)).fit(X)
     assert os.path.exists(ckpt)
+
+
+def test_permuted_arrays_in_memory_are_checked_once(planted, rng):
+    X = planted.X.copy()
+    X[123, 45] = np.nan
+    perm = rng.permutation(X.shape[1])
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(in rows 123\)"):
+        OnlineDictionaryLearning(**KW).fit(PermutedFeatures(X[:, perm], perm))

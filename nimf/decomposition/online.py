@@ -16,9 +16,11 @@ reads, the reader thread and checkpoints live in :mod:`nimf.sources`; the
 compiled inner loops in :mod:`nimf._kernels`.
 """
 
+import itertools
 import math
 import os
 import time
+from collections import deque
 
 import numpy as np
 from scipy import linalg
@@ -50,9 +52,10 @@ _GROUP = 16
 # never depends on when (or in which thread) it is made
 _KEY_STEP, _KEY_EPOCH, _KEY_INIT, _KEY_PERM, _KEY_REINIT = range(5)
 
-# parameters that may change between a checkpoint and the fit resuming it
+# parameters that may change between a checkpoint and the fit resuming it (the
+# start, dict_init, is replaced by the state of the checkpoint)
 _RESUMABLE = ("verbose", "callback", "checkpoint", "checkpoint_every", "resume",
-              "max_time", "n_epochs", "history_every")
+              "max_time", "n_epochs", "history_every", "dict_init")
 
 
 def _penalties(alpha, l1_ratio, G):
@@ -264,9 +267,11 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     resume : bool, default=False
         If ``checkpoint`` exists, continue the fit it holds (it must be a
         checkpoint of this estimator, with the same parameters, on the same
-        data: anything else is refused with a ``ValueError``).  A fit killed at
-        any moment and resumed ends with the same components as an
-        uninterrupted fit with the same seed.
+        data: anything else is refused with a ``ValueError``; ``n_epochs``,
+        ``max_time`` and the checkpoint and progress settings may differ, and
+        ``dict_init`` is not used).  A fit killed at any moment and resumed
+        ends with the same components as an uninterrupted fit with the same
+        seed.
 
     max_time : float, default=None
         Seconds after which the fit stops at the next step boundary, leaving
@@ -481,7 +486,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if isinstance(init, str):
             if init == "data":
                 n_from_data = min(k, n)
-                rows = np.sort(gen.choice(n, size=n_from_data, replace=False)).astype(np.int64)
+                rows = _rows_from_few_chunks(n, source.row_chunk, n_from_data, gen)
                 D = np.empty((k, p), dtype=dtype)
                 D[:n_from_data] = source.take_rows(rows)
                 if source.feature_order is None and feature_map is not None:
@@ -722,7 +727,10 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if dead.size == 0 or dead.size == k:
             return 0
         n, p = source.shape
-        rows = np.sort(gen.choice(n, size=dead.size, replace=n < dead.size)).astype(np.int64)
+        if n < dead.size:
+            rows = np.sort(gen.choice(n, size=dead.size, replace=True)).astype(np.int64)
+        else:
+            rows = _rows_from_few_chunks(n, source.row_chunk, dead.size, gen)
         fresh = np.array(source.take_rows(rows), dtype=state.D.dtype)
         if source.feature_order is None and state.feature_map is not None:
             fresh = fresh[:, state.feature_map]
@@ -896,11 +904,14 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _batches(self, source, params, items):
         """The batches of ``items``, read ahead of the step that needs them.
 
-        Sources on storage are read by a reader thread one batch ahead.  Data in
-        memory are read with both cores for the first batch, then each next
-        batch is read during the dictionary update of the current step (the one
-        part of a step that runs on a single core), into the same buffer: the
-        current batch is no longer needed by then.
+        Data in memory, and masked studies on disk, are read with both cores
+        for the first batch, then each next batch is read during the dictionary
+        update of the current step (the one part of a step that runs on a single
+        core), into the same buffer: the current batch is no longer needed by
+        then.  Storage is told two batches ahead which chunks will be read, so
+        that the kernel reads them from disk while the steps compute.  Other
+        sources (memory maps, dask arrays) are read by a reader thread one
+        batch ahead.
         """
         if source.prefetch:
             with Prefetcher(self._reader(source, params), items, 1) as batches:
@@ -908,14 +919,29 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             return
         read = self._reader(source, params)
         read_alone = self._reader(source, params, parallel=False)
-        items = iter(items)
-        item = next(items, None)
-        if item is None:
+        state = self._state
+        # storage is asked to read two batches ahead (the kernel reads while
+        # the steps compute); the bytes are decoded during the update
+        ahead = deque(itertools.islice(items, 3))
+
+        def hint(item):
+            rows, _, positions, _ = item
+            if positions is not None:
+                source.will_need(rows, positions if state.storage_cols is None
+                                 else state.storage_cols[positions])
+
+        for item in ahead:
+            hint(item)
+        if not ahead:
             return
-        batch = read(item)
+        batch = read(ahead.popleft())
         try:
             while True:
-                following = next(items, None)
+                nxt = next(items, None)
+                if nxt is not None:
+                    hint(nxt)
+                    ahead.append(nxt)
+                following = ahead.popleft() if ahead else None
                 self._read_during_update = (
                     None if following is None or params["code_method"] == "full"
                     else (lambda item=following: read_alone(item)))
@@ -1337,6 +1363,24 @@ class _Tracker:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _rows_from_few_chunks(n, chunk, size, gen):
+    """``size`` distinct random rows (sorted) from as few random row chunks as needed.
+
+    On storage a row costs its whole chunk: drawing rows anywhere would read
+    ``size`` chunks for ``size`` rows.  With chunks of one row this is a plain
+    uniform draw.
+    """
+    n_chunks = -(-n // chunk)
+    need = min(n_chunks, -(-size // chunk) + 1)
+    while True:
+        chunks = np.sort(gen.choice(n_chunks, size=need, replace=False))
+        pool = np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk)) for c in chunks])
+        if pool.size >= size:
+            break
+        need = min(n_chunks, need + 1)
+    return np.sort(gen.choice(pool, size=size, replace=False)).astype(np.int64)
 
 
 def _objective_value(X, codes, D, G, params):

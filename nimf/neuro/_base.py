@@ -26,6 +26,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import available_memory, check_int
+from ..sources import PermutedFeatures, as_source
+
+# the cleaning parameters of the maskers, and every masking parameter (as a
+# masked study records them)
+_CLEAN_KEYS = ("smoothing_fwhm", "standardize", "standardize_confounds", "detrend",
+               "low_pass", "high_pass", "t_r")
+_MASKING_KEYS = _CLEAN_KEYS + ("dtype", "target_affine", "target_shape", "mask_strategy",
+                               "mask_args")
 
 __all__ = ["BaseImageDecomposition"]
 
@@ -232,17 +240,24 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
     :class:`nimf.neuro.DictLearning` for the parameters.
     """
 
+    # whether _fit_array takes the masked data with the voxels in a fixed random
+    # order (PermutedFeatures), so that the online learner reads whole blocks
+    _permuted_data = False
+
     # ---------------------------------------------------------- parameters
     def _masker_params(self):
-        return dict(
-            smoothing_fwhm=self.smoothing_fwhm,
-            standardize=self.standardize,
-            standardize_confounds=self.standardize_confounds,
-            detrend=self.detrend,
-            low_pass=self.low_pass,
-            high_pass=self.high_pass,
-            t_r=self.t_r,
-        )
+        """The cleaning parameters used for masking: the fitted ones once fitted
+        (a model fitted from a masked study uses the study's)."""
+        fitted = getattr(self, "_fitted_masking", None)
+        if fitted is not None:
+            return {key: fitted[key] for key in _CLEAN_KEYS}
+        return {key: getattr(self, key) for key in _CLEAN_KEYS}
+
+    def _grid_params(self):
+        fitted = getattr(self, "_fitted_masking", None)
+        if fitted is not None:
+            return fitted["target_affine"], fitted["target_shape"]
+        return self.target_affine, self.target_shape
 
     def _check_base_params(self):
         check_int(self.n_components, "n_components", min_val=1)
@@ -273,9 +288,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
     @property
     def _work_dtype(self):
-        if self.dtype is None or self.dtype == "auto":
+        fitted = getattr(self, "_fitted_masking", None)
+        dtype = fitted["dtype"] if fitted is not None else self.dtype
+        if dtype is None or dtype == "auto":
             return np.float32
-        return np.dtype(self.dtype).type
+        return np.dtype(dtype).type
 
     # ---------------------------------------------------------- masking
     def _make_masker(self, kind):
@@ -303,22 +320,26 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         return func
 
     def _subject_args(self):
+        target_affine, target_shape = self._grid_params()
         return dict(kind=self._kind, mask_img=self.mask_img_,
-                    target_affine=self.target_affine, target_shape=self.target_shape,
+                    target_affine=target_affine, target_shape=target_shape,
                     dtype=self._work_dtype, **self._masker_params())
 
     @contextlib.contextmanager
-    def _study_array(self, imgs, confounds, n_rows=None, random_state=None, study=None):
+    def _study_array(self, imgs, confounds, n_rows=None, random_state=None, study=None,
+                     permute=False):
         """Mask, clean (and reduce) every image into one array, for a ``with`` block.
 
         The array is allocated once (in RAM, or as a memory-mapped file when it
         is large, deleted when the block ends) and each subject is written into
         its rows: there is no second copy of the study.  ``study`` is the
         result of :func:`_check_study` when the caller has already checked the
-        images (their headers are not read twice).
+        images (their headers are not read twice).  With ``permute``, the voxels
+        are written in a random order drawn from ``random_state`` and the block
+        yields a :class:`~nimf.sources.PermutedFeatures` (as a study on disk).
         """
         kind, n_scans, _, confounds = study or _check_study(imgs, confounds,
-                                                            self.target_affine)
+                                                            self._grid_params()[0])
         if kind != self._kind:
             raise ValueError(f"the estimator was fitted on {self._kind} images, got {kind} images")
         if confounds is None:
@@ -338,8 +359,10 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         starts = np.concatenate([[0], np.cumsum(rows)]).astype(int)
         func = self._subject_function()
         args = self._subject_args()
-        seeds = (check_random_state(random_state).randint(np.iinfo(np.int32).max, size=len(imgs))
+        rng = check_random_state(random_state)
+        seeds = (rng.randint(np.iinfo(np.int32).max, size=len(imgs))
                  if n_rows is not None else [None] * len(imgs))
+        order = rng.permutation(n_features).astype(np.int64) if permute else None
 
         def work(i):
             subject = func(imgs[i], confounds[i], **args)
@@ -348,7 +371,10 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                                  f"expected {n_features}")
             if n_rows is not None:
                 subject = _reduce_in_time(subject, n_rows[i], seeds[i])
-            data[starts[i]:starts[i + 1]] = subject
+            if order is None:
+                data[starts[i]:starts[i + 1]] = subject
+            else:
+                np.take(subject, order, axis=1, out=data[starts[i]:starts[i + 1]])
 
         try:
             # one BLAS thread for the whole masking: the limit is global to the
@@ -360,25 +386,35 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             with _single_threaded_blas():
                 Parallel(n_jobs=self.n_jobs, prefer="threads")(
                     delayed(work)(i) for i in range(len(imgs)))
-            yield data
+            # the masked, cleaned data are finite (the maskers check them)
+            yield data if order is None else PermutedFeatures(data, order, checked=True)
         finally:
             del data
             if tmpdir is not None:
                 shutil.rmtree(tmpdir, ignore_errors=True)
 
     # ---------------------------------------------------------- fitting
-    def fit(self, imgs, y=None, confounds=None):
+    def fit(self, imgs, y=None, confounds=None, validation=None):
         """Compute the mask and the components across subjects.
 
         Parameters
         ----------
-        imgs : list of Niimg-like objects or of SurfaceImage
+        imgs : list of Niimg-like objects or of SurfaceImage, or MaskedStudy
             4D images (paths, glob patterns or nibabel images), one per run or
-            subject, or surface images.  A single image is accepted.
+            subject, or surface images.  A single image is accepted.  Or a
+            :class:`~nimf.neuro.MaskedStudy`: a study masked and cleaned once on
+            disk by :func:`~nimf.neuro.mask_study`, read block by block (its
+            masking parameters are used; an estimator masking parameter set to
+            another value than the study's is refused).
         y : None
             Ignored, for scikit-learn compatibility.
         confounds : list of arrays, CSV paths or DataFrames, default=None
-            One entry per image, regressed out of its signals.
+            One entry per image, regressed out of its signals (None for a
+            masked study: its confounds were regressed out when it was masked).
+        validation : list of images, MaskedStudy or array, default=None
+            Held-out subjects (masked and cleaned as ``imgs``) on which the
+            learner's objective is recorded in ``history_`` (estimators with an
+            online learner).
 
         Returns
         -------
@@ -387,6 +423,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         start = time.perf_counter()
         self._check_base_params()
         self._check_params()
+        self._fitted_masking = None
+        if _is_masked_study(imgs):
+            self._fit_study(imgs, confounds, validation)
+            self.fit_time_ = time.perf_counter() - start
+            return self
         imgs = _expand_imgs(imgs)
         study = _check_study(imgs, confounds, self.target_affine)
         kind, n_scans, _, confounds = study
@@ -402,19 +443,103 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"({total} after reduction_ratio={self.reduction_ratio!r}), got "
                 f"n_components={self.n_components}")
         self._fit_masker(imgs, kind)
+        self._check_n_voxels()
+        dict_init = self._masked_dict_init()
+        self._fitted_masking = self._own_masking()
+        self._validation = self._validation_data(validation)
+        t_mask = time.perf_counter()
+        with self._study_array(imgs, confounds, n_rows=n_rows, random_state=self.random_state,
+                               study=study, permute=self._permuted_data) as data:
+            self.masking_time_ = time.perf_counter() - t_mask
+            components = np.asarray(self._fit_array(data, dict_init),
+                                    dtype=np.dtype(self._work_dtype))
+            self._set_components(components, data)
+        self._validation = None
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _own_masking(self):
+        """Every masking parameter of the estimator, as a masked study records them."""
+        return {key: getattr(self, key) for key in _MASKING_KEYS}
+
+    def _check_n_voxels(self):
         if self.n_components > self.n_elements_:
             raise ValueError(
                 f"n_components must be <= the number of voxels in the mask "
                 f"({self.n_elements_}), got n_components={self.n_components}")
+
+    def _fit_study(self, study, confounds, validation):
+        """Fit from a masked study on disk: its masking, its scans read by blocks."""
+        if confounds is not None:
+            raise ValueError(
+                "confounds must be None when fitting a MaskedStudy: the confounds of its "
+                "subjects were regressed out when it was masked (see mask_study)")
+        if not (self.reduction_ratio == 1 or self.reduction_ratio == 1.0):
+            raise ValueError(
+                f"reduction_ratio must be 1 when fitting a MaskedStudy (its scans are "
+                f"streamed, not reduced per subject), got {self.reduction_ratio!r}")
+        self._check_against_study(study)
+        if self.n_components > study.n_scans:
+            raise ValueError(
+                f"n_components must be <= the number of scans available ({study.n_scans} "
+                f"in the study), got n_components={self.n_components}")
+        self.masker_ = study.masker()
+        self.mask_img_ = study.mask_img
+        self.n_elements_ = study.n_voxels
+        self._kind = study.kind
+        self._check_n_voxels()
         dict_init = self._masked_dict_init()
-        t_mask = time.perf_counter()
-        with self._study_array(imgs, confounds, n_rows=n_rows, random_state=self.random_state,
-                               study=study) as data:
-            self.masking_time_ = time.perf_counter() - t_mask
-            components = np.asarray(self._fit_array(data, dict_init), dtype=data.dtype)
-            self._set_components(components, data)
-        self.fit_time_ = time.perf_counter() - start
-        return self
+        self._fitted_masking = study.masker_params
+        self._validation = self._validation_data(validation)
+        self.masking_time_ = 0.0
+        try:
+            components = np.asarray(self._fit_array(study, dict_init), dtype=study.dtype)
+            self._set_components(components, study)
+        finally:
+            self._validation = None
+
+    def _check_against_study(self, study):
+        """Refuse masking parameters of the estimator that disagree with the study's."""
+        import inspect
+
+        defaults = {name: prm.default for name, prm in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        stored = study.masker_params
+        for key in _MASKING_KEYS:
+            mine = getattr(self, key)
+            if key not in stored or _same_param(mine, defaults.get(key)) or \
+                    _same_param(mine, stored[key]):
+                continue
+            raise ValueError(
+                f"{key}={mine!r} disagrees with the masked study {study.path!r}, which was "
+                f"masked with {key}={stored[key]!r}; a study is used with its own masking: "
+                f"leave {key} at its default ({defaults.get(key)!r}) or set the study's value")
+        if self.mask is not None and not _same_mask(self.mask, study):
+            raise ValueError(
+                f"mask is not the mask of the masked study {study.path!r}; leave mask=None "
+                "to use the study's mask")
+
+    def _validation_data(self, validation):
+        """Held-out data in the masker's voxel order, or None."""
+        if validation is None:
+            return None
+        if isinstance(validation, np.ndarray):
+            arr = validation
+        elif _is_masked_study(validation):
+            if validation.n_voxels != self.n_elements_ or not _same_mask(self.mask_img_,
+                                                                        validation):
+                raise ValueError("validation is a masked study with another mask than the "
+                                 "training data")
+            arr = validation.read_rows(0, validation.n_scans)
+        else:
+            imgs = _expand_imgs(validation, "validation")
+            kind, n_scans, _, _ = _check_study(imgs, None, self._grid_params()[0])
+            with self._study_array(imgs, None, study=(kind, n_scans, None, None)) as data:
+                arr = np.array(data)
+        if arr.ndim != 2 or arr.shape[1] != self.n_elements_:
+            raise ValueError(f"validation must hold scans of {self.n_elements_} voxels, got "
+                             f"an array of shape {arr.shape}")
+        return arr
 
     def _check_params(self):
         """Subclasses validate their own parameters here (before any work)."""
@@ -459,12 +584,18 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         return arr
 
     def _set_components(self, components, data):
-        """Flip signs (mostly positive), order by explained variance, make images."""
+        """Flip signs (mostly positive), order by explained variance, make images.
+
+        ``data`` is the training data: an array, data with permuted voxels, or
+        a masked study on disk, whose explained variance is estimated on a
+        random sample of at most ``_VARIANCE_SCANS`` scans (whole row chunks).
+        """
         components = np.array(components, copy=True)
         positive = np.sum(np.maximum(components, 0), axis=1)
         negative = np.sum(np.maximum(-components, 0), axis=1)
         components[negative > positive] *= -1
-        variance = _explained_variance_per_component(data, components)
+        variance = _explained_variance_per_component(*_variance_sample(
+            data, components, self.random_state))
         order = np.argsort(-variance, kind="stable")
         self.components_ = components[order]
         self.explained_variance_ = variance[order]
@@ -475,6 +606,19 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
     def _check_fitted_imgs(self, imgs):
         check_is_fitted(self, "components_")
         return _expand_imgs(imgs)
+
+    def _check_fitted_study(self, study):
+        check_is_fitted(self, "components_")
+        if study.n_voxels != self.n_elements_ or not _same_mask(self.mask_img_, study):
+            raise ValueError(f"the masked study {study.path!r} has another mask than the "
+                             f"one the estimator was fitted with ({study.n_voxels} voxels, "
+                             f"expected {self.n_elements_})")
+        mine = self._fitted_masking or {}
+        for key, value in study.masker_params.items():
+            if key in mine and not _same_param(mine[key], value):
+                raise ValueError(
+                    f"the masked study {study.path!r} was masked with {key}={value!r}, the "
+                    f"estimator's data with {key}={mine[key]!r}")
 
     def _codes(self, data):
         # least squares on the maps; the pseudo-inverse is computed once per fit
@@ -499,8 +643,15 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         loadings : list of ndarray of shape (n_scans, n_components)
             One array per image, every component included.
         """
+        if _is_masked_study(imgs):
+            self._check_fitted_study(imgs)
+            if confounds is not None:
+                raise ValueError("confounds must be None for a MaskedStudy (regressed out "
+                                 "when it was masked)")
+            return [self._codes(imgs.read_subject(i)) for i in range(len(imgs.subjects))]
         imgs = self._check_fitted_imgs(imgs)
-        kind, n_scans, headers, confounds = _check_study(imgs, confounds, self.target_affine)
+        kind, n_scans, headers, confounds = _check_study(imgs, confounds,
+                                                         self._grid_params()[0])
         out = []
         for i, img in enumerate(imgs):
             conf = None if confounds is None else [confounds[i]]
@@ -551,11 +702,23 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         -------
         score : float or ndarray of shape (n_components,)
         """
-        imgs = self._check_fitted_imgs(imgs)
-        with self._study_array(imgs, confounds) as data:
+        if _is_masked_study(imgs):
+            self._check_fitted_study(imgs)
+            if confounds is not None:
+                raise ValueError("confounds must be None for a MaskedStudy (regressed out "
+                                 "when it was masked)")
+            data = imgs
+        else:
+            imgs = self._check_fitted_imgs(imgs)
+            context = self._study_array(imgs, confounds)
+            data = context.__enter__()
+        try:
             if per_component:
                 return _explained_variance_per_component(data, self.components_)
             return _explained_variance_total(data, self.components_)
+        finally:
+            if not _is_masked_study(imgs):
+                context.__exit__(None, None, None)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")
@@ -575,23 +738,33 @@ def _prepare_subject(img, confounds, *, kind, mask_img, dtype, target_affine, ta
     return np.ascontiguousarray(data, dtype=dtype)
 
 
+def _blocks_in_storage_order(X, components, step):
+    """Row blocks of ``X`` (array, permuted data or study) and the components in
+    the same (storage) voxel order: explained variances do not depend on it."""
+    source = as_source(X)
+    comps = np.asarray(components, dtype=np.float64)
+    if source.feature_order is not None:
+        comps = comps[:, source.feature_order]
+    return source, comps, (block for _, block in source.iter_row_blocks(step=step))
+
+
 def _explained_variance_per_component(X, components):
     """``1 - var(X - (X c) c^T) / var(X)`` for each unit-normed component ``c``."""
-    comps = np.asarray(components, dtype=np.float64)
+    source, comps, blocks = _blocks_in_storage_order(X, components, 4096)
     norms = np.linalg.norm(comps, axis=1)
     norms[norms == 0] = 1
     comps = comps / norms[:, None]
-    n = X.size
+    n = source.n_samples * source.n_features
     sum_x = 0.0
     sq_x = 0.0
-    proj = np.zeros((X.shape[0], comps.shape[0]))
-    comps_t = comps.T.astype(X.dtype)
-    step = 4096
-    for start in range(0, X.shape[0], step):
-        block = X[start:start + step]
+    proj = np.zeros((source.n_samples, comps.shape[0]))
+    comps_t = comps.T.astype(source.dtype)
+    start = 0
+    for block in blocks:
         sum_x += float(block.sum(dtype=np.float64))
         sq_x += float(np.einsum("ij,ij->", block, block, dtype=np.float64))
-        proj[start:start + step] = block @ comps_t
+        proj[start:start + block.shape[0]] = block @ comps_t
+        start += block.shape[0]
     full_var = sq_x / n - (sum_x / n) ** 2
     if full_var <= 0:
         return np.zeros(comps.shape[0])
@@ -604,16 +777,15 @@ def _explained_variance_per_component(X, components):
 
 def _explained_variance_total(X, components):
     """Each scan regressed on all components with an intercept, as nilearn."""
-    comps = np.asarray(components, dtype=np.float64)
+    _, comps, blocks = _blocks_in_storage_order(X, components, 2048)
     # regression of each scan (over voxels) on [components, 1] with an intercept:
     # centre the design and the scans over voxels
     design = comps - comps.mean(axis=1, keepdims=True)
     pinv = np.linalg.pinv(design.T)  # (k, p)
     res_total = 0.0
     total = 0.0
-    step = 2048
-    for start in range(0, X.shape[0], step):
-        block = np.asarray(X[start:start + step], dtype=np.float64)
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float64)
         centred = block - block.mean(axis=1, keepdims=True)
         coef = centred @ pinv.T
         # as nilearn: the intercept stays in the residual
@@ -623,3 +795,105 @@ def _explained_variance_total(X, components):
     if total == 0:
         return 0.0
     return float(max(0.0, 1.0 - res_total / total))
+
+
+# explained variance of the maps of a study on disk: estimated on this many scans
+_VARIANCE_SCANS = 1000
+
+
+def _variance_sample(data, components, random_state):
+    """``(data, components)`` on which to measure the explained variance of maps.
+
+    Data in memory are used whole; a masked study on disk is sampled: random
+    whole row chunks, ``_VARIANCE_SCANS`` scans at most.
+    """
+    if not _is_masked_study(data):
+        return data, components
+    source = as_source(data)
+    n = source.n_samples
+    if n <= _VARIANCE_SCANS:
+        rows = np.arange(n, dtype=np.int64)
+    else:
+        chunk = source.row_chunk
+        n_chunks = -(-n // chunk)
+        rng = check_random_state(random_state)
+        take = max(1, _VARIANCE_SCANS // chunk)
+        chunks = np.sort(rng.choice(n_chunks, size=min(n_chunks, take), replace=False))
+        rows = np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk)) for c in chunks])
+    sample = source.take_rows(rows.astype(np.int64))
+    return PermutedFeatures(sample, source.feature_order, checked=True), components
+
+
+def _load_whole(data, what):
+    """A masked study (or permuted data) as one array in the masker's voxel order.
+
+    For the solvers that need every scan at every iteration (image NMF): a
+    study that does not fit comfortably in memory is refused with a clear error.
+    """
+    if isinstance(data, np.ndarray):
+        return data
+    source = as_source(data)
+    nbytes = source.n_samples * source.n_features * source.dtype.itemsize
+    if nbytes > _MEMMAP_FRACTION * available_memory():
+        where = f" {data.path!r}" if _is_masked_study(data) else ""
+        raise ValueError(
+            f"{what} needs the whole masked study{where} in memory ({nbytes / 2 ** 30:.1f} "
+            f"GiB), more than {_MEMMAP_FRACTION:.0%} of the memory available now; "
+            "DictLearning and SparsePCA stream a study from disk")
+    out = np.empty((source.n_samples, source.n_features), dtype=source.dtype)
+    for start, block in source.iter_row_blocks():
+        if source.feature_order is None:
+            out[start:start + block.shape[0]] = block
+        else:
+            out[start:start + block.shape[0], source.feature_order] = block
+    return out
+
+
+def _is_masked_study(obj):
+    from .study import MaskedStudy
+
+    return isinstance(obj, MaskedStudy)
+
+
+def _same_param(a, b):
+    """Whether two masking parameter values are the same (arrays, tuples, lists)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, (str, bool)) or isinstance(b, (str, bool)):
+        if isinstance(a, str) and isinstance(b, str):
+            try:  # dtypes given as strings or types
+                return np.dtype(a) == np.dtype(b)
+            except TypeError:
+                return a == b
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) or isinstance(b, dict):
+        return a == b
+    try:
+        if isinstance(a, type) or isinstance(b, type):
+            return np.dtype(a) == np.dtype(b)
+        return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _same_mask(mask, study):
+    """Whether ``mask`` (image, masker or mask of a study) selects the study's voxels."""
+    from nilearn.maskers import MultiNiftiMasker, NiftiMasker, SurfaceMasker
+
+    if isinstance(mask, (NiftiMasker, MultiNiftiMasker, SurfaceMasker)):
+        mask = getattr(mask, "mask_img_", None) or mask.mask_img
+        if mask is None:
+            return True
+    other = study.mask_img
+    if _is_surface(mask) or _is_surface(other):
+        if not (_is_surface(mask) and _is_surface(other)):
+            return False
+        if set(mask.data.parts) != set(other.data.parts):
+            return False
+        return all(np.array_equal(np.asarray(mask.data.parts[h]).astype(bool).ravel(),
+                                  np.asarray(other.data.parts[h]).astype(bool).ravel())
+                   for h in mask.data.parts)
+    img = _load_header_img(mask, "mask") if isinstance(mask, (str, Path)) else mask
+    return (img.shape[:3] == other.shape[:3] and np.allclose(img.affine, other.affine)
+            and np.array_equal(np.asarray(img.dataobj).astype(bool),
+                               np.asarray(other.dataobj).astype(bool)))

@@ -1,11 +1,14 @@
 """Dictionary learning of resting-state networks on 4D and surface images."""
 
+import os
 import warnings
 
 import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition.online import OnlineDictionaryLearning
+from ..sources import ArraySource, FeatureBlocks, as_source
+from ..sources.checkpoint import checkpoint_path
 from ._base import BaseImageDecomposition
 
 __all__ = ["DictLearning"]
@@ -14,6 +17,25 @@ __all__ = ["DictLearning"]
 def _auto_reduction(n_voxels):
     """Subsampling that reads about 2500 voxels per step, in [1, 12]."""
     return float(np.clip(n_voxels / 2500.0, 1.0, 12.0))
+
+
+# the ICA start of data on storage (a masked study) is computed from a random
+# sample of whole row chunks, this many scans at most: it reads a few percent
+# of a large study, not all of it
+_ICA_SCANS = 1000
+
+
+def _ica_rows(source, rng):
+    """Scans the ICA start uses: all of them in memory, a sample of chunks on storage."""
+    n = source.n_samples
+    if isinstance(source, ArraySource) or n <= _ICA_SCANS:
+        return np.arange(n, dtype=np.int64)
+    chunk = source.row_chunk
+    n_chunks = -(-n // chunk)
+    take = min(n_chunks, max(1, _ICA_SCANS // chunk))
+    chunks = np.sort(rng.choice(n_chunks, size=take, replace=False))
+    return np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk))
+                           for c in chunks]).astype(np.int64)
 
 
 def _ica_maps(data, n_components, reduction, random_state):
@@ -28,26 +50,43 @@ def _ica_maps(data, n_components, reduction, random_state):
     the structured noise that shares the top of the spectrum with them; on
     the built-in studies it makes the result independent of the seed
     (the CanICA-style start that nilearn also uses, at a fraction of its cost).
+
+    ``data`` may be an array, data with permuted voxels or a masked study on
+    disk: a study is sampled (whole row chunks, ``_ICA_SCANS`` scans at most,
+    and whole voxel chunks for the subspace), so that memory and reading stay
+    bounded whatever the number of scans.  The maps come back in the masker's
+    voxel order.
     """
     from sklearn.decomposition import FastICA
     from sklearn.utils import check_random_state
     from sklearn.utils.extmath import randomized_svd
 
+    source = as_source(data)
     rng = check_random_state(random_state)
-    n, p = data.shape
+    n, p = source.shape
     k = n_components
+    rows = _ica_rows(source, rng)
+    n_rows = rows.size
     n_sub = min(p, max(4 * k, int(np.ceil(p / reduction))))
-    n_dims = max(k, min(2 * k, n - 1, n_sub - 1))
-    cols = np.sort(rng.choice(p, size=n_sub, replace=False))
-    sub = np.asarray(data[:, cols], dtype=np.float32)
+    n_dims = max(k, min(2 * k, n_rows - 1, n_sub - 1))
+    if isinstance(source, ArraySource):
+        cols = np.sort(rng.choice(p, size=n_sub, replace=False))
+    else:
+        # whole voxel chunks (the storage order is a random spread of voxels)
+        blocks = FeatureBlocks(p, source.feature_chunk or 1, p / n_sub)
+        cols = blocks.positions(blocks.draw(np.random.default_rng(rng.randint(2 ** 31 - 1))))
+    sub = np.asarray(source.read(rows, cols), dtype=np.float32)
     sub -= sub.mean(axis=0)
-    # temporal principal subspace (n, n_dims) of the voxel subset
+    # temporal principal subspace (n_rows, n_dims) of the voxel subset
     basis, _, _ = randomized_svd(sub, n_dims, n_iter=4, random_state=rng)
-    basis = basis.astype(data.dtype)
+    del sub
+    basis = basis.astype(source.dtype)
     spatial = np.zeros((n_dims, p))
-    step = 2048  # blocks of scans: the data may be a memory-mapped file
-    for start in range(0, n, step):
-        spatial += basis[start:start + step].T @ data[start:start + step]
+    # blocks of scans (whole row chunks): the data may be on disk
+    step = max(source.row_chunk, 2048 // source.row_chunk * source.row_chunk)
+    for start in range(0, n_rows, step):
+        block = source.read(rows[start:start + step], None)
+        spatial += basis[start:start + step].T @ block
     # whiten the spatial components (a small eigenproblem), then FastICA
     spatial -= spatial.mean(axis=1, keepdims=True)
     evals, evecs = np.linalg.eigh(spatial @ spatial.T / p)
@@ -67,6 +106,10 @@ def _ica_maps(data, n_components, reduction, random_state):
     maps = maps[np.argsort(-kurtosis, kind="stable")[:k]]
     # heavy positive tail first: networks are positive blobs
     maps *= np.where(np.sum(maps ** 3, axis=1) < 0, -1.0, 1.0)[:, None]
+    if source.feature_order is not None:
+        ordered = np.empty_like(maps)
+        ordered[:, source.feature_order] = maps
+        maps = ordered
     return maps
 
 
@@ -164,6 +207,19 @@ class DictLearning(BaseImageDecomposition):
         Constrain the maps to be non-negative.
     learning_rate : float, default=0.75
         Exponent of the step sizes of the online learner, in (0.5, 1].
+    checkpoint : str or path-like, default=None
+        File where the online learner's state is written atomically every
+        ``checkpoint_every`` steps (see
+        :class:`~nimf.decomposition.OnlineDictionaryLearning`).
+    checkpoint_every : int, default=500
+        Steps between checkpoints.
+    resume : bool, default=False
+        Continue the fit held by ``checkpoint`` when it exists (the ICA start
+        is then skipped); a fit killed at any moment and resumed ends with the
+        maps of an uninterrupted fit.
+    max_time : float, default=None
+        Seconds after which learning stops at the next step, leaving usable
+        maps (``stop_reason_ == 'max_time'``).
 
     Attributes
     ----------
@@ -180,8 +236,15 @@ class DictLearning(BaseImageDecomposition):
         Number of voxels (or vertices) in the mask.
     n_iter_ : int
         Number of epochs run.
+    history_ : dict of lists
+        The online learner's record of time, scans processed, bytes read and
+        objective on the ``validation`` subjects of ``fit`` (see
+        :class:`~nimf.decomposition.OnlineDictionaryLearning`).
+    stop_reason_ : str
+        Why learning stopped: 'n_epochs', 'tol', 'callback' or 'max_time'.
     fit_time_, masking_time_ : float
-        Seconds spent in ``fit`` and in masking and cleaning.
+        Seconds spent in ``fit`` and in masking and cleaning (0 for a masked
+        study, masked beforehand).
 
     References
     ----------
@@ -207,7 +270,8 @@ class DictLearning(BaseImageDecomposition):
                  detrend=True, low_pass=None, high_pass=None, t_r=None, dtype=None,
                  target_affine=None, target_shape=None, mask_strategy="epi", mask_args=None,
                  n_jobs=1, verbose=0, memory=None, memory_level=0, *, reduction="auto",
-                 dict_l1_ratio=1.0, positive=False, learning_rate=0.75):
+                 dict_l1_ratio=1.0, positive=False, learning_rate=0.75, checkpoint=None,
+                 checkpoint_every=500, resume=False, max_time=None):
         self.n_components = n_components
         self.n_epochs = n_epochs
         self.alpha = alpha
@@ -237,6 +301,14 @@ class DictLearning(BaseImageDecomposition):
         self.dict_l1_ratio = dict_l1_ratio
         self.positive = positive
         self.learning_rate = learning_rate
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.max_time = max_time
+
+    # the masked data are laid out with the voxels in a random order, so that the
+    # online learner reads whole blocks of voxels (as from a study on disk)
+    _permuted_data = True
 
     # alpha is given in nilearn's range; the online learner's relative penalty is alpha / 50
     _ALPHA_SCALE = 50.0
@@ -251,6 +323,8 @@ class DictLearning(BaseImageDecomposition):
         check_float(self.dict_l1_ratio, "dict_l1_ratio", low=0.0, high=1.0)
         check_bool(self.positive, "positive")
         check_float(self.learning_rate, "learning_rate", low=0.5, high=1.0, low_open=True)
+        # the learner's own checks, before any masking
+        self._online_estimator(None)._check_params()
 
     def _reduction(self):
         if self.reduction == "auto":
@@ -261,9 +335,12 @@ class DictLearning(BaseImageDecomposition):
         return OnlineDictionaryLearning(
             n_components=self.n_components, alpha=self.alpha / self._ALPHA_SCALE,
             dict_l1_ratio=self.dict_l1_ratio, positive_dict=self.positive,
-            reduction=self._reduction(), batch_size=self.batch_size, n_epochs=self.n_epochs,
+            reduction=self._reduction() if hasattr(self, "n_elements_") else 1.0,
+            batch_size=self.batch_size, n_epochs=self.n_epochs,
             learning_rate=self.learning_rate,
             dict_init="data" if dict_init is None else dict_init,
+            checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
+            resume=self.resume, max_time=self.max_time,
             random_state=self.random_state, verbose=self.verbose)
 
     def _ica_init(self, data):
@@ -271,9 +348,13 @@ class DictLearning(BaseImageDecomposition):
         return _ica_maps(data, self.n_components, self._reduction(), self.random_state)
 
     def _fit_array(self, data, dict_init):
-        if dict_init is None:
+        resuming = (self.resume and self.checkpoint is not None
+                    and os.path.exists(checkpoint_path(self.checkpoint)))
+        if dict_init is None and not resuming:
             dict_init = self._ica_init(data)
         est = self._online_estimator(dict_init)
-        est.fit(data)
+        est.fit(data, validation=getattr(self, "_validation", None))
         self.n_iter_ = est.n_iter_
+        self.history_ = est.history_
+        self.stop_reason_ = est.stop_reason_
         return est.components_

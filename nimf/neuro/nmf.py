@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition.nmf import NMF as _ArrayNMF
 from ..decomposition.nmf import _initialize, _solve_codes
-from ._base import BaseImageDecomposition
+from ._base import BaseImageDecomposition, _load_whole
 from .dict_learning import _auto_reduction, _ica_maps
 
 __all__ = ["NMF"]
@@ -193,6 +193,8 @@ n_jobs, verbose, memory, memory_level :
         return est.components_
 
     def _fit_array(self, data, dict_init):
+        # every iteration uses every scan: a study on disk is read into memory
+        data = _load_whole(data, "NMF")
         if not self.semi:
             # refuse signed data before the initialisation does any work
             minimum = float(np.min(data))

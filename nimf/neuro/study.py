@@ -47,18 +47,15 @@ import numpy as np
 
 from .._validation import check_int
 from . import _signal
-from ._base import (_check_study, _expand_imgs, _fit_masker, _is_surface, _make_masker,
-                    _prepare_subject)
+from ._base import (_CLEAN_KEYS, _MASKING_KEYS, _check_study, _expand_imgs, _fit_masker,
+                    _is_surface, _make_masker, _prepare_subject)
 
 __all__ = ["mask_study", "MaskedStudy"]
 
 FORMAT = "nimf.masked_study"
 FORMAT_VERSION = 1
 _ATTR = "nimf_study"
-_CLEAN_KEYS = ("smoothing_fwhm", "standardize", "standardize_confounds", "detrend",
-               "low_pass", "high_pass", "t_r")
-_MASKER_KEYS = _CLEAN_KEYS + ("dtype", "target_affine", "target_shape", "mask_strategy",
-                              "mask_args")
+_MASKER_KEYS = _MASKING_KEYS
 # blosc's lz4 with byte shuffle decodes at 5-9 GB/s per core on masked fMRI
 # (zstd: about 1 GB/s); masked, standardized float data compress little
 # anyway (about 6 %), so speed is what matters
@@ -1083,6 +1080,13 @@ class MaskedStudy:
         return _fit_masker(masker, [], self.kind)[0]
 
     # ---------------------------------------------------------- reading
+    def __nimf_source__(self):
+        """The study's scans as a source of the array learners (storage order)."""
+        from ..sources import ZarrSource
+
+        return ZarrSource(self.data, n_samples=self.n_scans, feature_order=self.voxel_order,
+                          checked=True, name=f"study {self.path!r}")
+
     def _unpermute(self, stored):
         if self._inverse is None:
             inverse = np.empty_like(self.voxel_order)

@@ -1,0 +1,167 @@
+"""Image estimators fitted from a masked study on disk."""
+import numpy as np
+import pytest
+
+from nimf.assessment import match_components
+from nimf.datasets import make_rest_study
+from nimf.neuro import NMF, DictLearning, MaskedStudy, SparsePCA, mask_study
+from nimf.neuro import _base
+from nimf.neuro import dict_learning as dl_module
+
+
+@pytest.fixture(scope="module")
+def rest():
+    # three subjects to learn from, a fourth held out
+    return make_rest_study(n_subjects=4, n_scans=100, n_networks=5, resolution=8, snr=2.0,
+                           random_state=0)
+
+
+@pytest.fixture(scope="module")
+def study(rest, tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "study.zarr"
+    return mask_study(rest.func[:3], path, mask=rest.mask_img, confounds=rest.confounds[:3],
+                      t_r=rest.t_r, chunks=(10, 64))
+
+
+@pytest.fixture(scope="module")
+def heldout(rest, tmp_path_factory):
+    path = tmp_path_factory.mktemp("heldout") / "heldout.zarr"
+    return mask_study(rest.func[3:], path, mask=rest.mask_img, confounds=rest.confounds[3:],
+                      t_r=rest.t_r, chunks=(10, 64))
+
+
+KW = dict(n_components=5, random_state=0, n_epochs=10)
+
+
+def _corr(a, b):
+    return match_components(a, b, metric="correlation").score
+
+
+def test_dict_learning_from_the_study_matches_the_images(rest, study):
+    images = DictLearning(mask=rest.mask_img, t_r=rest.t_r, **KW).fit(
+        rest.func[:3], confounds=rest.confounds[:3])
+    disk = DictLearning(**KW).fit(study)
+    assert _corr(images.components_, disk.components_) >= 0.99
+    assert _corr(rest.maps, disk.components_) > 0.8
+    assert disk.masking_time_ == 0
+    assert disk.components_img_.shape == images.components_img_.shape
+    # time courses and scores of the study's subjects are those of the images
+    codes_disk = disk.transform(study)
+    codes_img = disk.transform(rest.func[:3], confounds=rest.confounds[:3])
+    assert len(codes_disk) == 3
+    for a, b in zip(codes_disk, codes_img):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    imgs, conf = rest.func[:3], rest.confounds[:3]
+    assert disk.score(study) == pytest.approx(disk.score(imgs, confounds=conf), rel=1e-5)
+    np.testing.assert_allclose(disk.score(study, per_component=True),
+                               disk.score(imgs, confounds=conf, per_component=True),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_study_fit_records_history_with_validation(study, heldout):
+    est = DictLearning(**KW).fit(study, validation=heldout)
+    history = est.history_
+    assert history["n_samples"][-1] == 10 * study.n_scans
+    assert np.all(np.isfinite(history["objective"]))
+    assert history["objective"][-1] < history["objective"][0]
+    # the learner read about n_epochs / reduction of the study
+    reduction = est._reduction()
+    assert history["bytes_read"][-1] == pytest.approx(10 * study.nbytes / reduction, rel=0.15)
+    assert est.stop_reason_ == "n_epochs"
+
+
+def test_masking_parameters_that_disagree_with_the_study_are_refused(rest, study):
+    with pytest.raises(ValueError, match=r"smoothing_fwhm=6 disagrees with the masked study "
+                                         r".*smoothing_fwhm=4"):
+        DictLearning(smoothing_fwhm=6, **KW).fit(study)
+    with pytest.raises(ValueError, match=r"t_r=3\.0 disagrees .*t_r=2\.0"):
+        DictLearning(t_r=3.0, **KW).fit(study)
+    with pytest.raises(ValueError, match="standardize=False disagrees"):
+        DictLearning(standardize=False, **KW).fit(study)
+    # the study's own values, or the defaults, are accepted
+    DictLearning(t_r=2.0, smoothing_fwhm=4, **dict(KW, n_epochs=1)).fit(study)
+    other = np.asarray(rest.mask_img.dataobj).copy()
+    other[tuple(np.argwhere(other)[0])] = 0
+    import nibabel
+    with pytest.raises(ValueError, match="mask is not the mask of the masked study"):
+        DictLearning(mask=nibabel.Nifti1Image(other, rest.mask_img.affine), **KW).fit(study)
+    with pytest.raises(ValueError, match="confounds must be None when fitting a MaskedStudy"):
+        DictLearning(**KW).fit(study, confounds=rest.confounds)
+    with pytest.raises(ValueError, match="reduction_ratio must be 1 when fitting a MaskedStudy"):
+        DictLearning(reduction_ratio="auto", **KW).fit(study)
+    with pytest.raises(ValueError, match=r"n_components must be <= the number of scans "
+                                         r"available \(300 in the study\)"):
+        DictLearning(n_components=301).fit(study)
+
+
+def test_transform_refuses_a_study_of_another_masking(rest, study, tmp_path):
+    fitted = DictLearning(**dict(KW, n_epochs=1)).fit(study)
+    other = mask_study(rest.func[:1], tmp_path / "other.zarr", mask=rest.mask_img,
+                       t_r=rest.t_r, smoothing_fwhm=6)
+    with pytest.raises(ValueError, match="was masked with smoothing_fwhm=6"):
+        fitted.transform(other)
+
+
+def test_nmf_and_sparse_pca_fit_a_study(rest, study):
+    nmf = NMF(n_components=5, random_state=0, max_iter=30).fit(study)
+    assert nmf.components_.shape == (5, study.n_voxels)
+    assert np.all(nmf.components_ >= 0)
+    spca = SparsePCA(n_components=5, random_state=0, n_epochs=2).fit(study)
+    assert spca.components_.shape == (5, study.n_voxels)
+    assert _corr(rest.maps, spca.components_) > 0.5
+
+
+def test_nmf_refuses_a_study_larger_than_memory(study, monkeypatch):
+    monkeypatch.setattr(_base, "available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match="NMF needs the whole masked study .* in memory"):
+        NMF(n_components=5, random_state=0, max_iter=5).fit(study)
+
+
+def test_ica_start_and_explained_variance_read_a_bounded_sample(study, monkeypatch):
+    rows_read = []
+    source_read = type(study.__nimf_source__()).read
+
+    def spy(self, rows, columns, out=None, parallel=True):
+        if columns is None:
+            rows_read.append(len(rows))
+        return source_read(self, rows, columns, out=out, parallel=parallel)
+
+    monkeypatch.setattr(type(study.__nimf_source__()), "read", spy)
+    monkeypatch.setattr(dl_module, "_ICA_SCANS", 40)
+    monkeypatch.setattr(_base, "_VARIANCE_SCANS", 30)
+    est = DictLearning(**dict(KW, n_epochs=1)).fit(study)
+    # whole scans were read for the ICA start (40 scans: 4 chunks of 10) and for
+    # the explained variance (30 scans), never the whole study
+    assert sum(rows_read) == 40 + 30
+    assert est.explained_variance_.shape == (5,)
+    assert np.all(np.diff(est.explained_variance_) <= 0)
+
+
+def test_resume_skips_the_start_and_equals_one_fit(study, tmp_path, monkeypatch):
+    ckpt = tmp_path / "dl.npz"
+    kw = dict(KW, n_epochs=4, checkpoint=ckpt)
+    first = DictLearning(max_time=1e-9, **kw).fit(study)
+    assert first.stop_reason_ == "max_time"
+
+    def no_ica(*args, **kwargs):
+        raise AssertionError("the ICA start is not needed to resume")
+
+    monkeypatch.setattr(dl_module, "_ica_maps", no_ica)
+    resumed = DictLearning(resume=True, **kw).fit(study)
+    assert resumed.stop_reason_ == "n_epochs"
+    monkeypatch.undo()
+    ref = DictLearning(**dict(KW, n_epochs=4)).fit(study)
+    np.testing.assert_allclose(resumed.components_, ref.components_, rtol=1e-5, atol=1e-7)
+
+
+def test_nimf_decompose_takes_a_study(study, tmp_path):
+    from nimf.cli import main
+    out = tmp_path / "out"
+    assert main(["decompose", study.path, "--n-components", "5", "--out", str(out),
+                 "--n-epochs", "2", "--t-r", "2"]) == 0
+    assert (out / "components.nii.gz").exists() and (out / "report.html").exists()
+    # masking options that disagree with the study: an error, nothing written
+    assert main(["decompose", study.path, "--n-components", "5", "--out",
+                 str(tmp_path / "o2"), "--smoothing-fwhm", "8"]) == 2
+    assert not (tmp_path / "o2").exists()
+    assert MaskedStudy.open(study.path).n_scans == 300
