@@ -20,6 +20,8 @@ __all__ = ["n_workers", "matmul", "matmul_sum", "by_rows", "submit"]
 _POOL = None
 # below this many multiply-adds a product is not worth cutting
 _MIN_WORK = 2 ** 22
+# below this many elements, memory-bound work is done in the calling thread
+_MIN_ROWS_WORK = 2 ** 18
 
 
 def n_workers():
@@ -38,8 +40,24 @@ def _pool():
     return _POOL
 
 
-def submit(fn, *args):
-    """Run ``fn(*args)`` on a worker thread; returns a future."""
+class _Done:
+    """The result of work done at once (the future of work too small to hand over)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def submit(fn, *args, work=None):
+    """Run ``fn(*args)`` on a worker thread; returns a future.
+
+    ``work`` (a number of array elements) below ``_MIN_ROWS_WORK`` runs it now,
+    in this thread: handing over a few microseconds of work costs more.
+    """
+    if work is not None and work < _MIN_ROWS_WORK:
+        return _Done(fn(*args))
     return _pool().submit(fn, *args)
 
 
@@ -98,12 +116,16 @@ def matmul_sum(a, b):
     return total
 
 
-def by_rows(fn, n_rows, min_rows=2):
+def by_rows(fn, n_rows, row_size=None, min_rows=2):
     """Call ``fn(lo, hi)`` on row ranges covering ``range(n_rows)``, in parallel.
 
     ``fn`` must release the GIL (a ``nogil`` numba kernel, a BLAS call) and
-    write only its own rows.
+    write only its own rows.  ``row_size`` (elements per row): below
+    ``_MIN_ROWS_WORK`` elements in all, the call is made once, in this thread.
     """
+    if row_size is not None and n_rows * row_size < _MIN_ROWS_WORK:
+        fn(0, n_rows)
+        return
     parts = min(n_workers(), max(1, n_rows // max(1, min_rows)))
     if parts == 1:
         fn(0, n_rows)

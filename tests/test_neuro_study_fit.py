@@ -6,6 +6,7 @@ from nimf.assessment import match_components
 from nimf.datasets import make_rest_study
 from nimf.neuro import NMF, DictLearning, MaskedStudy, SparsePCA, mask_study
 from nimf.neuro import _base
+from nimf.decomposition import _ica_start
 from nimf.neuro import dict_learning as dl_module
 
 
@@ -127,12 +128,13 @@ def test_ica_start_and_explained_variance_read_a_bounded_sample(study, monkeypat
         return source_read(self, rows, columns, out=out, parallel=parallel)
 
     monkeypatch.setattr(type(study.__nimf_source__()), "read", spy)
-    monkeypatch.setattr(dl_module, "_ICA_SCANS", 40)
+    monkeypatch.setattr(_ica_start, "_ICA_SCANS", 40)
     monkeypatch.setattr(_base, "_VARIANCE_SCANS", 30)
     est = DictLearning(**dict(KW, n_epochs=1)).fit(study)
-    # whole scans were read for the ICA start (40 scans: 4 chunks of 10) and for
-    # the explained variance (30 scans), never the whole study
-    assert sum(rows_read) == 40 + 30
+    # whole scans were read for the ICA start (40 scans: 4 chunks of 10), for the
+    # statistics of the start (200 scans) and for the explained variance (30
+    # scans), never the whole study (300 scans)
+    assert sorted(rows_read) == [30, 40, 200]
     assert est.explained_variance_.shape == (5,)
     assert np.all(np.diff(est.explained_variance_) <= 0)
 

@@ -62,7 +62,8 @@ def test_reduction_one_is_online_dictionary_learning(rng):
     D0 /= np.linalg.norm(D0, axis=1, keepdims=True)
     est = OnlineDictionaryLearning(k, reduction=1, batch_size=b, n_epochs=2, alpha=alpha,
                                    learning_rate=rho, dict_l1_ratio=0.3, dict_init=D0,
-                                   shuffle=False, tol=0, random_state=3).fit(X)
+                                   start_weight=0, shuffle=False, tol=0,
+                                   random_state=3).fit(X)
     # with reduction 1 a step draws nothing but the order of the components
     batches = [np.arange(i, min(i + b, 60)) for i in range(0, 60, b)] * 2
     orders = [est._draws(step)[1] for step in range(len(batches))]
@@ -95,7 +96,7 @@ def _fitted_state(planted, method, reduction=4):
 
 def _run_step(est, X, rows):
     """One step of ``est`` on ``X[rows]``, with the draws the learner makes."""
-    params = est._check_params()
+    params = est._resolve(est._check_params(), *X.shape)
     positions, order = est._draws(est.n_steps_)
     state = est._state
     cols = positions if state.storage_cols is None else state.storage_cols[positions]
@@ -237,7 +238,8 @@ def test_partial_fit_over_chunks_equals_fit(planted, rng, method):
     X = planted.X[:400]
     D0 = rng.standard_normal((5, X.shape[1]))
     kw = dict(n_components=5, reduction=3, dict_l1_ratio=0.5, code_method=method,
-              batch_size=40, dict_init=D0, random_state=0, shuffle=False, n_epochs=1)
+              batch_size=40, dict_init=D0, start_weight=0, random_state=0, shuffle=False,
+              n_epochs=1)
     full = OnlineDictionaryLearning(**kw).fit(X)
     online = OnlineDictionaryLearning(**kw)
     for start in range(0, 400, 120):  # chunks of 3 batches (the last one shorter)
@@ -250,7 +252,7 @@ def test_partial_fit_with_sample_indices_equals_fit_over_epochs(planted, rng):
     X = planted.X[:200]
     D0 = rng.standard_normal((5, X.shape[1]))
     kw = dict(n_components=5, reduction=3, code_method="average", batch_size=50,
-              dict_init=D0, random_state=0, shuffle=False)
+              dict_init=D0, start_weight=0, random_state=0, shuffle=False)
     full = OnlineDictionaryLearning(n_epochs=2, tol=0, **kw).fit(X)
     online = OnlineDictionaryLearning(**kw)
     for _ in range(2):
@@ -395,7 +397,7 @@ def test_bad_data_is_rejected(X, match):
     (dict(n_components=2.5), "n_components must be an int"),
     (dict(reduction=0.5), r"reduction must be in \[1, inf\), got 0.5"),
     (dict(code_method="fast"), "code_method must be one of 'gram', 'average', 'masked', 'full', got 'fast'"),
-    (dict(dict_init="svd"), "dict_init must be one of 'data', 'random', got 'svd'"),
+    (dict(dict_init="svd"), "dict_init must be one of 'auto', 'ica', 'data', 'random', got 'svd'"),
     (dict(dict_init=np.ones((2, 3))), r"dict_init must have shape .* \(2, 10\), got an array of shape \(2, 3\)"),
     (dict(dict_l1_ratio=1.5), r"dict_l1_ratio must be in \[0, 1\], got 1.5"),
     (dict(learning_rate=0.5), r"learning_rate must be in \(0.5, 1\], got 0.5"),

@@ -56,9 +56,16 @@ def _bcd(Dm, Bm, S, order, norms, l1_ratio, positive, group, min_diag):
     """The kernel with scratch buffers for groups of ``group`` components."""
     k, s = Dm.shape
     dtype = Dm.dtype
+    old = Dm.copy()
+    delta = np.empty((k, s), dtype)
+    total = np.empty((k, s), dtype)
     kon.dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag,
                        np.empty(s, dtype), np.empty(s, dtype), np.empty((group, k), dtype),
-                       np.empty((group, s), dtype), np.empty((group, s), dtype))
+                       np.empty((group, s), dtype), delta, total)
+    # the change and the sum of every row, as the Gram update uses them
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(delta, Dm - old, atol=tol)
+    np.testing.assert_allclose(total, Dm + old, atol=tol)
 
 
 @pytest.mark.parametrize("group", [1, 2, 16])

@@ -154,13 +154,14 @@ def update_stats_columns(B, AtX, cols, feature_counts, batch_size, learning_rate
 
 
 @njit(**JIT_FAST_KWARGS)
-def _update_atom(d, b, r, inv, norm, l1_ratio, positive, delta, u, work):
+def _update_atom(d, b, r, inv, norm, l1_ratio, positive, delta, total, u, work):
     """One component's update on the sampled columns, in three passes.
 
     ``u = d + (b - r) * inv`` is projected onto the ball of the component's
     unused budget (see :func:`dictionary_bcd`); the first pass also keeps the
     old values (in ``delta``), their elastic-net norm and the sums the
-    projection needs, the last turns ``delta`` into the change ``new - old``.
+    projection needs, the last writes the change ``delta = new - old`` and the
+    sum ``total = new + old`` (what the update of the Gram matrix needs).
     Returns the old and new elastic-net norms of ``d``.
     """
     s = d.shape[0]
@@ -191,13 +192,16 @@ def _update_atom(d, b, r, inv, norm, l1_ratio, positive, delta, u, work):
     else:
         new = project_from_sums(u, d, radius, l1_ratio, positive, work, sq, ab)
     for f in range(s):
-        delta[f] = d[f] - delta[f]
+        x = d[f]
+        o = delta[f]
+        delta[f] = x - o
+        total[f] = x + o
     return old, new
 
 
 @njit(**JIT_KWARGS)
 def dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag, u, work,
-                   rows, R, delta):
+                   rows, R, delta, total):
     """Block coordinate descent on the sampled columns of the dictionary.
 
     For each component ``j`` (in ``order``), on the sampled columns only::
@@ -217,8 +221,11 @@ def dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag, u, wor
     group; within the group, each component's row is corrected by the changes
     of the components of the group already updated (``S[j, i] * delta_i``).
     This is the same sequence of exact updates as one component at a time, with
-    the reads of ``Dm`` divided by ``group``.  ``u``, ``work`` (s,), ``rows``
-    (group, k), ``R`` and ``delta`` (group, s) are scratch buffers.
+    the reads of ``Dm`` divided by ``group``.  On return ``delta`` (k, s) holds
+    each component's change ``new - old`` and ``total`` (k, s) the sum
+    ``new + old`` (zero and twice the row for skipped components): the Gram
+    matrix changes by ``sym(delta @ total^T)``.  ``u``, ``work`` (s,), ``rows``
+    (group, k) and ``R`` (group, s) are scratch buffers.
     """
     k, s = Dm.shape
     n = order.shape[0]
@@ -235,15 +242,17 @@ def dictionary_bcd(Dm, Bm, S, order, norms, l1_ratio, positive, min_diag, u, wor
             sjj = S[j, j]
             if sjj <= min_diag:
                 for f in range(s):
-                    delta[a, f] = 0.0
+                    delta[j, f] = 0.0
+                    total[j, f] = 2.0 * Dm[j, f]
                 continue
             for c in range(a):
-                coef = S[j, order[g0 + c]]
+                i = order[g0 + c]
+                coef = S[j, i]
                 if coef != 0.0:
                     for f in range(s):
-                        R[a, f] += coef * delta[c, f]
+                        R[a, f] += coef * delta[i, f]
             old, new = _update_atom(Dm[j], Bm[j], R[a], 1.0 / sjj, norms[j], l1_ratio,
-                                    positive, delta[a], u, work)
+                                    positive, delta[j], total[j], u, work)
             norms[j] += new - old
 
 

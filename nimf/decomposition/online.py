@@ -38,11 +38,18 @@ from .._validation import check_bool, check_codes, check_float, check_int, check
 from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
                        is_large_input, load_checkpoint, save_checkpoint, step_generator)
 from ..sources.checkpoint import checkpoint_path
+from ._ica_start import ica_start
 
 __all__ = ["OnlineDictionaryLearning", "online_dict_learning"]
 
 _CODE_METHODS = ("gram", "average", "masked", "full")
-_DICT_INITS = ("data", "random")
+_DICT_INITS = ("auto", "ica", "data", "random")
+# wide data (fewer samples than a tenth of the features) start from the ICA of
+# the data ('auto'): few samples per feature per epoch make a start from
+# random samples slow to unmix
+_WIDE = 10
+# a good start (ICA, or given) counts as this many batches in the statistics
+_START_BATCHES = 10
 
 # components updated per matrix product in the dictionary step (BLAS-3 groups)
 _GROUP = 16
@@ -95,6 +102,7 @@ class _State:
         self.feature_map = feature_map
         self.storage_cols = storage_cols
         self.n_samples_seen = 0
+        self.n_start = 0  # samples the start counts for (start_weight)
         # per-sample memory, grown on demand and only for the methods that use
         # it: visit counts and averaged D x ('average'), codes (warm starts of
         # the elastic-net solver)
@@ -219,19 +227,37 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     n_epochs : int, default=3
         Number of passes over the samples.
 
-    learning_rate : float, default=0.75
+    learning_rate : float or 'auto', default='auto'
         Exponent ``rho`` in (0.5, 1] of the step sizes ``1 / t^rho`` weighting
         new statistics against old ones.  1 weighs all samples equally; smaller
-        values forget the first (poor) estimates faster.
+        values forget the first (poor) estimates faster.  'auto': 0.95 after a
+        good start (the ICA start or a given ``dict_init``: there is little to
+        forget, and averaging more samples lowers the noise of subsampled
+        steps), 0.75 after a start from random samples or noise.
 
     sample_learning_rate : float, default=0.76
         Exponent of the per-sample averaging weights (``code_method='average'``),
         in (0.5, 1].
 
-    dict_init : {'data', 'random'} or ndarray of shape (n_components, n_features), \
-            default='data'
-        Initial components: randomly drawn samples ('data'), Gaussian noise
-        ('random'), or an array.  Rows are rescaled into the constraint ball.
+    dict_init : {'auto', 'ica', 'data', 'random'} or ndarray of shape \
+            (n_components, n_features), default='auto'
+        Initial components: the most kurtotic components of a spatial ICA in
+        the principal subspace of the data ('ica', computed on a subset of the
+        features and, on storage, of the samples; see
+        :func:`nimf.decomposition._ica_start.ica_start`), randomly drawn samples
+        ('data'), Gaussian noise ('random'), or an array.  'auto' is 'ica' for
+        wide data (fewer samples than a tenth of the features, where a start
+        from random samples takes many epochs to unmix the components) and
+        'data' otherwise.  Rows are rescaled into the constraint ball.
+
+    start_weight : int or 'auto', default='auto'
+        How many samples the start counts for in the surrogate statistics: they
+        begin as the statistics of a sample of the data coded on the start (of
+        which the start is then the solution), weighted as that many samples, so
+        that the first batches refine a good start instead of replacing it.
+        'auto': ten batches for the ICA start or a given ``dict_init``, 0 (the
+        classical algorithm: the first batch alone shapes the first update) for
+        starts from samples or noise.
 
     shuffle : bool, default=True
         Visit the samples (or chunks of samples) in a new random order at each
@@ -345,8 +371,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def __init__(self, n_components=10, *, alpha=0.4, code_l1_ratio=0.0,
                  positive_code=False, dict_l1_ratio=0.0, positive_dict=False,
                  reduction=1.0, code_method="gram", batch_size=50,
-                 n_epochs=3, learning_rate=0.75, sample_learning_rate=0.76,
-                 dict_init="data", shuffle=True, tol=1e-4, max_code_iter=100,
+                 n_epochs=3, learning_rate="auto", sample_learning_rate=0.76,
+                 dict_init="auto", start_weight="auto", shuffle=True, tol=1e-4,
+                 max_code_iter=100,
                  code_tol=1e-4, feature_block="auto", checkpoint=None,
                  checkpoint_every=500, resume=False, max_time=None, history_every=None,
                  callback=None, random_state=None, verbose=0):
@@ -363,6 +390,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.learning_rate = learning_rate
         self.sample_learning_rate = sample_learning_rate
         self.dict_init = dict_init
+        self.start_weight = start_weight
         self.shuffle = shuffle
         self.tol = tol
         self.max_code_iter = max_code_iter
@@ -398,8 +426,15 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                         _CODE_METHODS)
         p["batch_size"] = check_int(self.batch_size, "batch_size", min_val=1)
         p["n_epochs"] = check_int(self.n_epochs, "n_epochs", min_val=1)
-        p["learning_rate"] = check_float(self.learning_rate, "learning_rate",
-                                         low=0.5, high=1.0, low_open=True)
+        if isinstance(self.learning_rate, str):
+            p["learning_rate"] = check_option(self.learning_rate, "learning_rate", ("auto",))
+        else:
+            p["learning_rate"] = check_float(self.learning_rate, "learning_rate",
+                                             low=0.5, high=1.0, low_open=True)
+        if isinstance(self.start_weight, str):
+            p["start_weight"] = check_option(self.start_weight, "start_weight", ("auto",))
+        else:
+            p["start_weight"] = check_int(self.start_weight, "start_weight", min_val=0)
         p["sample_learning_rate"] = check_float(
             self.sample_learning_rate, "sample_learning_rate", low=0.5, high=1.0,
             low_open=True)
@@ -429,15 +464,36 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             raise ValueError(f"callback must be a callable or None, got {self.callback!r}")
         init = self.dict_init
         if init is None:
-            init = "data"
+            init = "auto"
         if isinstance(init, str):
             check_option(init, "dict_init", _DICT_INITS)
         elif not hasattr(init, "shape") and not isinstance(init, (list, tuple)):
             raise ValueError(
-                "dict_init must be 'data', 'random' or an array of shape "
+                "dict_init must be 'auto', 'ica', 'data', 'random' or an array of shape "
                 f"(n_components, n_features), got {init!r}")
         p["dict_init"] = init
         return p
+
+    def _resolve(self, params, n_samples, n_features):
+        """Settle the 'auto' start, learning rate and start weight for the data."""
+        params = dict(params)
+        init = params["dict_init"]
+        k = params["n_components"]
+        if isinstance(init, str) and init == "auto":
+            wide = n_samples * _WIDE < n_features and n_samples > 2 * k
+            init = "ica" if wide else "data"
+        if isinstance(init, str) and init == "ica" and n_samples <= k:
+            raise ValueError(f"dict_init='ica' needs more samples than n_components "
+                             f"({k}), got {n_samples}")
+        good = not isinstance(init, str) or init == "ica"
+        params["start"] = init if isinstance(init, str) else "array"
+        if params["learning_rate"] == "auto":
+            params["learning_rate"] = 0.95 if good else 0.75
+        if params["start_weight"] == "auto":
+            params["start_weight"] = (min(n_samples, _START_BATCHES * params["batch_size"])
+                                      if good else 0)
+        params["dict_init"] = init
+        return params
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, dtype=[np.float64, np.float32], order="C",
@@ -483,6 +539,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         k = params["n_components"]
         init = params["dict_init"]
         dtype = source.dtype
+        if isinstance(init, str) and init == "ica":
+            init = ica_start(source, k, params["reduction"],
+                             np.random.RandomState(gen.integers(2 ** 31 - 1)))
         if isinstance(init, str):
             if init == "data":
                 n_from_data = min(k, n)
@@ -538,6 +597,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         _online.row_enet_norms(D, params["dict_l1_ratio"], state.norms)
         self._state = state
         self._blocks = blocks
+        if params["start_weight"] > 0:
+            self._start_statistics(source, params, step_generator(entropy, _KEY_INIT, 1))
         self.n_steps_ = 0
         self.n_iter_ = 0
         self.n_reinit_ = 0
@@ -549,6 +610,31 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self._bytes_read = 0
         self._D_epoch_start = None
         self._finished = None  # why a restored fit had already stopped for good
+
+    def _start_statistics(self, source, params, gen):
+        """Statistics of which the start is the solution, weighted as ``start_weight``.
+
+        A sample of at most 200 data rows is coded on the start ``D``:
+        ``S = A^T A / m`` and ``B = S D`` (so that the dictionary update leaves
+        ``D`` where it is), counted as ``start_weight`` samples seen with every
+        feature.  The batches that follow then move the statistics by their
+        weight relative to that, instead of the first batch replacing them.
+        """
+        state = self._state
+        n = source.n_samples
+        m = min(n, 200)
+        rows = _rows_from_few_chunks(n, source.row_chunk, m, gen)
+        X = np.asarray(source.take_rows(rows), dtype=state.D.dtype)
+        if source.feature_order is None and state.feature_map is not None:
+            X = X[:, state.feature_map]
+        D = state.D
+        A = self._solve_codes(state.G, _parallel.matmul(X, D.T),
+                              np.zeros((m, D.shape[0]), dtype=D.dtype), params)
+        A = np.ascontiguousarray(A, dtype=D.dtype)
+        state.S[:] = A.T @ A / m
+        state.B[:] = _parallel.matmul(state.S, D, axis=1)
+        state.n_samples_seen = state.n_start = int(params["start_weight"])
+        state.feature_counts[:] = int(params["start_weight"])
 
     # --------------------------------------------------------------- step
     def _solve_codes(self, G, beta, warm, params):
@@ -627,7 +713,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         else:
             Dm = ws.get("Dm", (k, s), dtype)
             _parallel.by_rows(lambda lo, hi: _online.gather_columns(D[lo:hi], positions,
-                                                                     Dm[lo:hi]), k)
+                                                                     Dm[lo:hi]), k, s)
 
         # ---- codes from partial information
         method = params["code_method"]
@@ -663,39 +749,35 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Bm = ws.get("Bm", (k, s), dtype)
             B = state.B
             _parallel.by_rows(lambda lo, hi: _online.blend_columns(
-                B[lo:hi], AtX[lo:hi], positions, keep, new, Bm[lo:hi]), k)
+                B[lo:hi], AtX[lo:hi], positions, keep, new, Bm[lo:hi]), k, s)
             # B is not read again in this step: write it back alongside the update of D
-            written = _parallel.submit(_online.scatter_columns, Bm, positions, B)
+            written = _parallel.submit(_online.scatter_columns, Bm, positions, B, work=k * s)
 
         # ---- dictionary, on the sampled columns only
         keep_gram = full or method != "masked"
-        if keep_gram:
-            Dm_old = ws.get("Dm_old", (k, s), dtype)
-            np.copyto(Dm_old, Dm)
         group = min(_GROUP, k)
         min_diag = 1e-12 * max(float(np.trace(state.S)) / k, np.finfo(np.float64).tiny)
         # the next batch may be read now: this step is done with Xs
         start_read = getattr(self, "_read_during_update", None)
         if start_read is not None:
-            self._reading = _parallel.submit(start_read)
+            self._reading = _parallel.submit(start_read, work=b * s)
             self._read_during_update = None
         _online.dictionary_bcd(Dm, Bm, state.S, order, state.norms, params["dict_l1_ratio"],
                                params["positive_dict"], min_diag, ws.get("u", (s,), dtype),
                                ws.get("work", (s,), dtype), ws.get("rows", (group, k), dtype),
-                               ws.get("R", (group, s), dtype),
-                               ws.get("delta", (group, s), dtype))
+                               ws.get("R", (group, s), dtype), ws.get("delta", (k, s), dtype),
+                               ws.get("total", (k, s), dtype))
         if keep_gram:
-            # N N^T - O O^T = -sym((O + N)(O - N)^T): one product instead of two
-            plus = ws.get("plus", (k, s), dtype)
-            np.add(Dm_old, Dm, out=plus)
-            Dm_old -= Dm
-            change = _parallel.matmul_sum(plus, Dm_old.T)
+            # N N^T - O O^T = sym((N - O)(N + O)^T): one product instead of two,
+            # of the change and the sum the update wrote
+            change = _parallel.matmul_sum(ws.get("delta", (k, s), dtype),
+                                          ws.get("total", (k, s), dtype).T)
             change += change.T
-            change *= -0.5
+            change *= 0.5
             state.G += change
         if not full:
             _parallel.by_rows(lambda lo, hi: _online.scatter_columns(Dm[lo:hi], positions,
-                                                                      D[lo:hi]), k)
+                                                                      D[lo:hi]), k, s)
             written.result()
         self.n_steps_ += 1
 
@@ -810,7 +892,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         params = self._check_params()
         source = self._as_source(X, reset=True)
         n, p = source.shape
-        params = self._check_params(n_features=p)
+        params = self._resolve(self._check_params(n_features=p), n, p)
         X_valid = self._validation(validation, p)
         path = params["checkpoint"]
         # single-threaded BLAS: nimf cuts its large products over cores itself
@@ -1056,8 +1138,10 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         The chunk is processed in order, in mini-batches of ``batch_size``.
         Calling ``partial_fit`` on consecutive chunks of ``X`` gives the same
-        components as ``fit(X)`` with ``shuffle=False``, ``n_epochs=1`` and the
-        same array ``dict_init``.
+        components as ``fit(X)`` with ``shuffle=False``, ``n_epochs=1``, the
+        same array ``dict_init`` and ``start_weight=0`` (the start's statistics
+        are otherwise drawn from the data at hand: the first chunk here, all of
+        ``X`` for ``fit``).  The first chunk settles the 'auto' start.
 
         Parameters
         ----------
@@ -1078,6 +1162,15 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         source = self._as_source(X, reset=first)
         n, p = source.shape
         params = self._check_params(n_features=p)
+        if first:
+            params = self._resolve(params, n, p)
+            self._resolved = {key: params[key] for key in
+                              ("dict_init", "learning_rate", "start_weight", "start")}
+        else:
+            # later chunks go on with what the first one settled
+            params.update(getattr(self, "_resolved", {}))
+            if isinstance(params["learning_rate"], str):
+                params = self._resolve(params, n, p)
         if sample_indices is not None:
             ids = np.asarray(sample_indices)
             if ids.shape != (n,) or not np.issubdtype(ids.dtype, np.integer):
@@ -1239,14 +1332,16 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if state.storage_cols is not None:
             arrays["storage_cols"] = state.storage_cols
         blocks = self._blocks
-        scalars = dict(n_samples_seen=int(state.n_samples_seen), entropy=int(self._entropy),
+        scalars = dict(n_samples_seen=int(state.n_samples_seen), n_start=int(state.n_start),
+                       entropy=int(self._entropy),
                        n_steps=int(self.n_steps_), n_iter=int(self.n_iter_),
                        n_reinit=int(self.n_reinit_), epoch=int(getattr(self, "_epoch", 0)),
                        batch=int(getattr(self, "_batch", 0)),
                        elapsed=float(getattr(self, "_elapsed", 0.0)),
                        bytes_read=int(getattr(self, "_bytes_read", 0)),
                        block_size=int(blocks.block_size), reduction=float(self.reduction),
-                       stop_reason=getattr(self, "stop_reason_", None))
+                       stop_reason=getattr(self, "stop_reason_", None),
+                       resolved=_jsonable_resolved(getattr(self, "_resolved", None)))
         return arrays, scalars
 
     def _set_persistent_state(self, arrays, scalars):
@@ -1258,6 +1353,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         state.storage_cols = (np.array(arrays["storage_cols"], dtype=np.int64)
                               if "storage_cols" in arrays else None)
         state.n_samples_seen = int(scalars["n_samples_seen"])
+        state.n_start = int(scalars.get("n_start", 0))
         self._state = state
         self._entropy = int(scalars["entropy"])
         self.n_steps_ = int(scalars["n_steps"])
@@ -1267,6 +1363,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self._batch = int(scalars.get("batch", 0))
         self._elapsed = float(scalars.get("elapsed", 0.0))
         self._bytes_read = int(scalars.get("bytes_read", 0))
+        if scalars.get("resolved"):
+            self._resolved = dict(scalars["resolved"])
         reason = scalars.get("stop_reason")
         self._finished = reason if reason in ("tol", "callback") else None
         if reason is not None:
@@ -1325,7 +1423,7 @@ class _Tracker:
         self.eval_time += time.perf_counter() - t0
         h = est.history_
         h["time"].append(self.elapsed() - self.eval_time)
-        h["n_samples"].append(int(est._state.n_samples_seen))
+        h["n_samples"].append(int(est._state.n_samples_seen - est._state.n_start))
         h["epoch"].append(est._epoch + est._batch / self.plan.n_batches)
         h["bytes_read"].append(self.bytes_read())
         h["objective"].append(float(objective))
@@ -1363,6 +1461,16 @@ class _Tracker:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _jsonable_resolved(resolved):
+    """The settled start of a partial_fit stream, without the start array itself."""
+    if not resolved:
+        return None
+    out = dict(resolved)
+    if not isinstance(out.get("dict_init"), str):
+        out["dict_init"] = "array"
+    return out
 
 
 def _rows_from_few_chunks(n, chunk, size, gen):

@@ -1,13 +1,12 @@
 """Dictionary learning of resting-state networks on 4D and surface images."""
 
 import os
-import warnings
 
 import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_option
+from ..decomposition._ica_start import ica_start
 from ..decomposition.online import OnlineDictionaryLearning
-from ..sources import ArraySource, FeatureBlocks, as_source
 from ..sources.checkpoint import checkpoint_path
 from ._base import BaseImageDecomposition
 
@@ -19,98 +18,11 @@ def _auto_reduction(n_voxels):
     return float(np.clip(n_voxels / 2500.0, 1.0, 12.0))
 
 
-# the ICA start of data on storage (a masked study) is computed from a random
-# sample of whole row chunks, this many scans at most: it reads a few percent
-# of a large study, not all of it
-_ICA_SCANS = 1000
-
-
-def _ica_rows(source, rng):
-    """Scans the ICA start uses: all of them in memory, a sample of chunks on storage."""
-    n = source.n_samples
-    if isinstance(source, ArraySource) or n <= _ICA_SCANS:
-        return np.arange(n, dtype=np.int64)
-    chunk = source.row_chunk
-    n_chunks = -(-n // chunk)
-    take = min(n_chunks, max(1, _ICA_SCANS // chunk))
-    chunks = np.sort(rng.choice(n_chunks, size=take, replace=False))
-    return np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk))
-                           for c in chunks]).astype(np.int64)
-
-
 def _ica_maps(data, n_components, reduction, random_state):
-    """Initial maps: over-complete spatial ICA in the principal subspace.
-
-    The temporal principal subspace of twice ``n_components`` dimensions is
-    estimated on a random subset of the voxels (one in ``reduction``), the
-    spatial principal components of all voxels are obtained by one pass
-    over the data, FastICA unmixes them, and the ``n_components`` most
-    kurtotic (most network-like: sparse, heavy-tailed) maps are kept.
-    Taking twice as many dimensions as maps lets ICA separate networks from
-    the structured noise that shares the top of the spectrum with them; on
-    the built-in studies it makes the result independent of the seed
-    (the CanICA-style start that nilearn also uses, at a fraction of its cost).
-
-    ``data`` may be an array, data with permuted voxels or a masked study on
-    disk: a study is sampled (whole row chunks, ``_ICA_SCANS`` scans at most,
-    and whole voxel chunks for the subspace), so that memory and reading stay
-    bounded whatever the number of scans.  The maps come back in the masker's
-    voxel order.
-    """
-    from sklearn.decomposition import FastICA
-    from sklearn.utils import check_random_state
-    from sklearn.utils.extmath import randomized_svd
-
-    source = as_source(data)
-    rng = check_random_state(random_state)
-    n, p = source.shape
-    k = n_components
-    rows = _ica_rows(source, rng)
-    n_rows = rows.size
-    n_sub = min(p, max(4 * k, int(np.ceil(p / reduction))))
-    n_dims = max(k, min(2 * k, n_rows - 1, n_sub - 1))
-    if isinstance(source, ArraySource):
-        cols = np.sort(rng.choice(p, size=n_sub, replace=False))
-    else:
-        # whole voxel chunks (the storage order is a random spread of voxels)
-        blocks = FeatureBlocks(p, source.feature_chunk or 1, p / n_sub)
-        cols = blocks.positions(blocks.draw(np.random.default_rng(rng.randint(2 ** 31 - 1))))
-    sub = np.asarray(source.read(rows, cols), dtype=np.float32)
-    sub -= sub.mean(axis=0)
-    # temporal principal subspace (n_rows, n_dims) of the voxel subset
-    basis, _, _ = randomized_svd(sub, n_dims, n_iter=4, random_state=rng)
-    del sub
-    basis = basis.astype(source.dtype)
-    spatial = np.zeros((n_dims, p))
-    # blocks of scans (whole row chunks): the data may be on disk
-    step = max(source.row_chunk, 2048 // source.row_chunk * source.row_chunk)
-    for start in range(0, n_rows, step):
-        block = source.read(rows[start:start + step], None)
-        spatial += basis[start:start + step].T @ block
-    # whiten the spatial components (a small eigenproblem), then FastICA
-    spatial -= spatial.mean(axis=1, keepdims=True)
-    evals, evecs = np.linalg.eigh(spatial @ spatial.T / p)
-    evals = np.maximum(evals, evals.max() * 1e-12)
-    white = (evecs / np.sqrt(evals)).T @ spatial
-    ica = FastICA(n_dims, whiten=False, random_state=rng.randint(2 ** 31 - 1),
-                  max_iter=400, tol=1e-4)
-    # the unmixing (n_dims x n_dims) is estimated on a random subset of
-    # voxels (networks keep hundreds of voxels in it), then applied to all
-    n_fit = min(p, 8000)
-    fit_cols = np.sort(rng.choice(p, size=n_fit, replace=False))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ica.fit(white[:, fit_cols].T)
-    maps = ica.components_ @ white                     # (n_dims, p)
-    kurtosis = np.mean(maps ** 4, axis=1) / np.maximum(np.mean(maps ** 2, axis=1), 1e-300) ** 2
-    maps = maps[np.argsort(-kurtosis, kind="stable")[:k]]
-    # heavy positive tail first: networks are positive blobs
-    maps *= np.where(np.sum(maps ** 3, axis=1) < 0, -1.0, 1.0)[:, None]
-    if source.feature_order is not None:
-        ordered = np.empty_like(maps)
-        ordered[:, source.feature_order] = maps
-        maps = ordered
-    return maps
+    """Initial maps: the spatial ICA start of :func:`~nimf.decomposition._ica_start.ica_start`
+    (over-complete ICA in the principal subspace, the most kurtotic maps kept; a
+    CanICA-style start, as nilearn's, at a fraction of its cost)."""
+    return ica_start(data, n_components, reduction, random_state)
 
 
 class DictLearning(BaseImageDecomposition):

@@ -134,21 +134,37 @@ class ArraySource(_Source):
 
     def read(self, rows, columns, out=None, parallel=True):
         rows = np.asarray(rows, dtype=np.int64)
-        split = _parallel.by_rows if parallel else (lambda fn, n: fn(0, n))
+        # a gather of scattered columns waits on memory at every element: worth
+        # both cores for far less work than a copy of contiguous ranges
+        n_cols = self.n_features if columns is None else 16 * len(columns)
+        split = ((lambda fn, n: _parallel.by_rows(fn, n, n_cols)) if parallel
+                 else (lambda fn, n: fn(0, n)))
         if not self._direct:
             X = self.X
             block = X[rows] if columns is None else X[np.ix_(rows, columns)]
             return self._finish(block, rows)
         if columns is None:
-            block = self.X[rows]
+            if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+                block = self.X[int(rows[0]):int(rows[-1]) + 1]   # a view, not a copy
+            else:
+                block = self.X[rows]
         else:
             columns = np.asarray(columns, dtype=np.int64)
             block = (np.empty((rows.shape[0], columns.shape[0]), dtype=self.dtype)
                      if out is None else out)
             X = self.X
-            if columns.shape[0] < 2 or np.all(columns[1:] >= columns[:-1]):
-                split(lambda lo, hi: _online.gather(X, rows[lo:hi], columns, block[lo:hi]),
-                      rows.shape[0])
+            steps = np.diff(columns)
+            if columns.shape[0] < 2 or np.all(steps >= 0):
+                breaks = np.flatnonzero(steps != 1) + 1
+                if columns.shape[0] >= 8 * (breaks.size + 1):
+                    # long runs of consecutive columns (whole blocks): copied as ranges
+                    starts = columns[np.concatenate([[0], breaks])]
+                    stops = columns[np.concatenate([breaks - 1, [columns.shape[0] - 1]])] + 1
+                    split(lambda lo, hi: _online.gather_ranges(X, rows[lo:hi], starts, stops,
+                                                               block[lo:hi]), rows.shape[0])
+                else:
+                    split(lambda lo, hi: _online.gather(X, rows[lo:hi], columns,
+                                                        block[lo:hi]), rows.shape[0])
             else:
                 # read each row front to back, write into the requested order
                 dest = np.argsort(columns, kind="stable")
