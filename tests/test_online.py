@@ -450,3 +450,60 @@ def test_unused_components_are_restarted(planted):
     assert np.min(np.abs(np.corrcoef(state.D[2], planted.X)[0, 1:])) < 1
     assert np.max(np.abs(np.corrcoef(state.D[2], planted.X)[0, 1:])) == pytest.approx(1.0)
     np.testing.assert_allclose(state.G, state.D @ state.D.T)
+
+
+# ----------------------------------------------------------------- the start
+@pytest.fixture(scope="module")
+def wide():
+    # few samples, many features: where the start matters
+    return make_sparse_dictionary_data(n_samples=150, n_features=3000, n_components=6,
+                                       density=0.05, snr=1.0, random_state=3)
+
+
+def test_ica_start_recovers_planted_components_before_learning(wide):
+    from nimf.decomposition._ica_start import ica_start
+    maps = ica_start(wide.X, 6, reduction=4, random_state=0)
+    assert maps.shape == (6, 3000)
+    assert recovery(maps, wide.components) > 0.85
+    # better than a start from samples, which mixes every component
+    samples = wide.X[np.random.RandomState(0).choice(150, 6, replace=False)]
+    assert recovery(maps, wide.components) > recovery(samples, wide.components) + 0.2
+    # the start is the same whatever the layout of the features
+    from nimf.sources import PermutedFeatures
+    perm = np.random.RandomState(1).permutation(3000)
+    permuted = ica_start(PermutedFeatures(wide.X[:, perm], perm), 6, reduction=4,
+                         random_state=0)
+    assert recovery(permuted, wide.components) > 0.85
+
+
+def test_auto_start_is_ica_for_wide_data(wide, planted):
+    est = OnlineDictionaryLearning(6, dict_l1_ratio=0.5, reduction=4, n_epochs=2,
+                                   random_state=0)
+    params = est._resolve(est._check_params(3000), 150, 3000)
+    assert params["dict_init"] == "ica" and params["learning_rate"] == 0.95
+    assert params["start_weight"] == 150  # ten batches of 50, at most every sample
+    params = est._resolve(est._check_params(1200), 800, 1200)
+    assert params["dict_init"] == "data" and params["learning_rate"] == 0.75
+    assert params["start_weight"] == 0
+    fitted = est.fit(wide.X)
+    data_start = OnlineDictionaryLearning(6, dict_l1_ratio=0.5, reduction=4, n_epochs=2,
+                                          dict_init="data", random_state=0).fit(wide.X)
+    assert recovery(fitted.components_, wide.components) > 0.85
+    assert recovery(fitted.components_, wide.components) > recovery(
+        data_start.components_, wide.components) + 0.1
+    with pytest.raises(ValueError, match="needs more samples than n_components"):
+        OnlineDictionaryLearning(6, dict_init="ica").fit(wide.X[:5])
+
+
+def test_start_weight_keeps_a_good_start(wide):
+    # started at the planted components, the first batches refine them when the
+    # start counts for some samples, and replace them when it counts for none
+    truth = wide.components
+    kw = dict(n_components=6, dict_l1_ratio=0.5, reduction=4, n_epochs=1, batch_size=10,
+              dict_init=truth, learning_rate=0.95, random_state=0)
+    weighted = OnlineDictionaryLearning(**kw).fit(wide.X)
+    classical = OnlineDictionaryLearning(start_weight=0, **kw).fit(wide.X)
+    assert recovery(weighted.components_, truth) > 0.95
+    assert recovery(weighted.components_, truth) > recovery(classical.components_, truth) + 0.02
+    with pytest.raises(ValueError, match="start_weight must be an int >= 0"):
+        OnlineDictionaryLearning(start_weight=-1).fit(wide.X)
