@@ -198,3 +198,31 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path):
              evil=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="pickled.npz"):
         load_checkpoint(pickled)
+
+
+def test_chunk_files_of_a_local_store_are_read_directly_and_once(matrix, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from nimf.sources.readers import _ChunkFiles
+    z = zarr.create_array(store=str(tmp_path / "x.zarr"), shape=matrix.shape, chunks=(8, 16),
+                          dtype="float32", compressors=zarr.codecs.BloscCodec(cname="lz4"))
+    z[:] = matrix
+    source = as_source(z)
+    assert source._files is not None and not source.prefetch
+    calls = []
+    chunk = source._files.chunk
+    source._files.chunk = lambda i, j: calls.append((i, j)) or chunk(i, j)
+    rows = np.array([0, 2, 3, 5, 9, 17, 18, 19, 39])     # scattered within row chunks
+    cols = np.arange(16, 48)                             # two whole column chunks
+    np.testing.assert_array_equal(source.read(rows, cols), matrix[np.ix_(rows, cols)])
+    # each needed chunk decoded once: row chunks 0, 1, 2, 4 x column chunks 1, 2
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 8
+    _check_reads(source, matrix)
+    # a damaged chunk file is an error naming the store
+    import glob
+    victim = sorted(glob.glob(str(tmp_path / "x.zarr" / "c" / "0" / "0")))[0]
+    with open(victim, "r+b") as handle:
+        handle.seek(10)
+        handle.write(b"garbage")
+    with pytest.raises(ValueError, match=r"chunk \(0, 0\) of .*x\.zarr.* cannot be decoded"):
+        as_source(z).read(np.array([0]), np.array([0]))
+    assert isinstance(_ChunkFiles.for_array(z, "X"), _ChunkFiles)

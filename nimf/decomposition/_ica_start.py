@@ -28,9 +28,10 @@ from ..sources import ArraySource, FeatureBlocks, as_source
 
 __all__ = ["ica_start"]
 
-# the start of data on storage uses a random sample of whole row chunks, this
-# many samples at most: it reads a few percent of a large study, not all of it
+# the start uses a random sample of whole row chunks, this many samples at most
+# (in memory, and on storage where it reads a small part of a large study)
 _ICA_SCANS = 2000
+_ICA_STORED_SCANS = 1000
 # features on which the subspace and the unmixing are estimated (at least)
 _ICA_FEATURES = 4000
 # FastICA's iterations: the over-complete subspace holds Gaussian (noise)
@@ -43,13 +44,16 @@ _ICA_POWER = 2
 
 
 def _rows(source, rng):
-    """Samples the start uses: all of them, or a random sample of whole row chunks."""
+    """Samples the start uses: all of them, or a random sample of whole row chunks
+    (``_ICA_SCANS`` in memory, ``_ICA_STORED_SCANS`` on storage, where each is
+    read from disk)."""
     n = source.n_samples
-    if n <= _ICA_SCANS:
+    cap = _ICA_SCANS if isinstance(source, ArraySource) else _ICA_STORED_SCANS
+    if n <= cap:
         return np.arange(n, dtype=np.int64)
     chunk = source.row_chunk
     n_chunks = -(-n // chunk)
-    take = min(n_chunks, max(1, _ICA_SCANS // chunk))
+    take = min(n_chunks, max(1, cap // chunk))
     chunks = np.sort(rng.choice(n_chunks, size=take, replace=False))
     return np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk))
                            for c in chunks]).astype(np.int64)
@@ -135,7 +139,9 @@ def ica_start(data, n_components, reduction=1.0, random_state=None):
     mixing = ((signs[:, None] * (ica.components_[keep] @ whitening)) @ basis.T)
     mixing = np.ascontiguousarray(mixing, dtype=source.dtype)          # (k, n_rows)
     out = np.zeros((k, p))
-    step = max(source.row_chunk, 4096 // source.row_chunk * source.row_chunk)
+    # blocks of whole row chunks of about 64 MB: memory stays bounded at any width
+    rows_per_block = max(1, 2 ** 26 // max(1, p * source.dtype.itemsize))
+    step = max(source.row_chunk, rows_per_block // source.row_chunk * source.row_chunk)
     for start in range(0, n_rows, step):
         block = source.read(rows[start:start + step], None)
         out += _parallel.matmul(mixing[:, start:start + step], block, axis=1)

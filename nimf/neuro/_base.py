@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import available_memory, check_int
-from ..sources import PermutedFeatures, as_source
+from ..sources import PermutedFeatures, RowSubset, as_source
 
 # the cleaning parameters of the maskers, and every masking parameter (as a
 # masked study records them)
@@ -820,8 +820,8 @@ def _variance_sample(data, components, random_state):
         take = max(1, _VARIANCE_SCANS // chunk)
         chunks = np.sort(rng.choice(n_chunks, size=min(n_chunks, take), replace=False))
         rows = np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk)) for c in chunks])
-    sample = source.take_rows(rows.astype(np.int64))
-    return PermutedFeatures(sample, source.feature_order, checked=True), components
+    # read by blocks as it is used, never held whole
+    return RowSubset(source, rows.astype(np.int64)), components
 
 
 def _load_whole(data, what):

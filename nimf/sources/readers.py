@@ -282,13 +282,22 @@ class _ChunkFiles:
                     os.close(fd)
 
     def read(self, rows, columns, out):
+        """``out[:] = X[rows][:, columns]`` (both sorted), each chunk decoded once."""
         t, c = self.chunks
-        row_runs = _runs(rows, t)
         col_runs = _runs(columns, c)
-        for i, r0, r1, o_r in row_runs:
+        row_ids = rows // t
+        bounds = np.flatnonzero(np.diff(row_ids)) + 1
+        for part in np.split(np.arange(rows.size), bounds):
+            i = int(row_ids[part[0]])
+            local = rows[part] - i * t
+            contiguous = local[-1] - local[0] + 1 == local.size
             for j, c0, c1, o_c in col_runs:
                 block = self.chunk(i, j)
-                out[o_r:o_r + r1 - r0, o_c:o_c + c1 - c0] = block[r0:r1, c0:c1]
+                if contiguous:
+                    out[part[0]:part[-1] + 1, o_c:o_c + c1 - c0] = \
+                        block[local[0]:local[-1] + 1, c0:c1]
+                else:
+                    out[part, o_c:o_c + c1 - c0] = block[local, c0:c1]
         return out
 
 
@@ -375,6 +384,33 @@ class DaskSource(_Source):
     def read_rows(self, start, stop):
         return self._finish(np.asarray(self.array[start:stop].compute()),
                             np.arange(start, stop))
+
+
+class RowSubset(_Source):
+    """Some rows of another source (sorted), read as a source of their own."""
+
+    def __init__(self, source, rows):
+        super().__init__()
+        self.source = source
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.n_samples = int(self.rows.size)
+        self.n_features = source.n_features
+        self.dtype = source.dtype
+        self.row_chunk = source.row_chunk
+        self.feature_chunk = source.feature_chunk
+        self.feature_order = source.feature_order
+        self.checked = True
+        self.prefetch = source.prefetch
+        self.name = source.name
+
+    def read(self, rows, columns, out=None, parallel=True):
+        block = self.source.read(self.rows[np.asarray(rows, dtype=np.int64)], columns,
+                                 out=out, parallel=parallel)
+        self._count(block)
+        return block
+
+    def read_rows(self, start, stop):
+        return self.read(np.arange(start, stop, dtype=np.int64), None)
 
 
 class PermutedFeatures:
