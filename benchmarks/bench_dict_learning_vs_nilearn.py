@@ -24,7 +24,7 @@ from _common import matched_correlation
 
 def heldout_ev(components, data):
     """nilearn's global explained variance of ``data`` by ``components``."""
-    from nimf.neuro._base import _explained_variance_total
+    from nimf.neuro._data import _explained_variance_total
 
     return _explained_variance_total(data, components)
 

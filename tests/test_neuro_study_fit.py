@@ -5,7 +5,7 @@ import pytest
 from nimf.assessment import match_components
 from nimf.datasets import make_rest_study
 from nimf.neuro import NMF, DictLearning, MaskedStudy, SparsePCA, mask_study
-from nimf.neuro import _base
+from nimf.neuro import _data
 from nimf.decomposition import _ica_start
 from nimf.neuro import dict_learning as dl_module
 
@@ -113,7 +113,7 @@ def test_nmf_and_sparse_pca_fit_a_study(rest, study):
 
 
 def test_nmf_refuses_a_study_larger_than_memory(study, monkeypatch):
-    monkeypatch.setattr(_base, "available_memory", lambda: 1000)
+    monkeypatch.setattr(_data, "available_memory", lambda: 1000)
     with pytest.raises(ValueError, match="NMF needs the whole masked study .* in memory"):
         NMF(n_components=5, random_state=0, max_iter=5).fit(study)
 
@@ -129,7 +129,7 @@ def test_ica_start_and_explained_variance_read_a_bounded_sample(study, monkeypat
 
     monkeypatch.setattr(type(study.__nimf_source__()), "read", spy)
     monkeypatch.setattr(_ica_start, "_ICA_STORED_SCANS", 40)
-    monkeypatch.setattr(_base, "_VARIANCE_SCANS", 30)
+    monkeypatch.setattr(_data, "_VARIANCE_SCANS", 30)
     est = DictLearning(**dict(KW, n_epochs=1)).fit(study)
     # whole scans were read for the ICA start (40 scans: 4 chunks of 10), for the
     # statistics of the start (200 scans) and for the explained variance (30

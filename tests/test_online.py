@@ -507,3 +507,19 @@ def test_start_weight_keeps_a_good_start(wide):
     assert recovery(weighted.components_, truth) > recovery(classical.components_, truth) + 0.02
     with pytest.raises(ValueError, match="start_weight must be an int >= 0"):
         OnlineDictionaryLearning(start_weight=-1).fit(wide.X)
+
+
+def test_per_feature_counts_are_exact(planted):
+    # every feature's count is the number of samples of the steps that drew its
+    # block: the weights of the statistics are exact per feature
+    X = planted.X
+    est = OnlineDictionaryLearning(5, dict_l1_ratio=0.5, reduction=5, batch_size=40,
+                                   n_epochs=2, dict_init="data", random_state=0).fit(X)
+    expected = np.zeros(X.shape[1], dtype=np.int64)
+    sizes = [40] * (800 // 40)
+    for step, b in enumerate(sizes * 2):
+        positions, _ = est._draws(step)
+        expected[positions] += b
+    np.testing.assert_array_equal(est._state.feature_counts, expected)
+    # about one step in five saw each feature
+    assert abs(expected.mean() / (2 * 800) - 1 / 5) < 0.02

@@ -17,7 +17,6 @@ of whole row chunks (``_ICA_SCANS`` samples at most) is used, so that reading
 stays a small fraction of a large study.
 """
 
-import math
 import warnings
 
 import numpy as np

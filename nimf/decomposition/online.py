@@ -17,9 +17,7 @@ compiled inner loops in :mod:`nimf._kernels`.
 """
 
 import itertools
-import math
 import os
-import time
 from collections import deque
 
 import numpy as np
@@ -36,9 +34,12 @@ from .._kernels import projections as _proj
 from .._workspace import Workspace
 from .._validation import check_bool, check_codes, check_float, check_int, check_option
 from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
-                       is_large_input, load_checkpoint, save_checkpoint, step_generator)
+                       is_large_input, step_generator)
 from ..sources.checkpoint import checkpoint_path
 from ._ica_start import ica_start
+from ._online_state import (State, Tracker, get_persistent_state, objective_value,
+                            penalties, restore_fit_checkpoint, rows_from_few_chunks,
+                            set_persistent_state)
 
 __all__ = ["OnlineDictionaryLearning", "online_dict_learning"]
 
@@ -58,85 +59,6 @@ _GROUP = 16
 # start, feature permutation and restart draws from its own generator, so a draw
 # never depends on when (or in which thread) it is made
 _KEY_STEP, _KEY_EPOCH, _KEY_INIT, _KEY_PERM, _KEY_REINIT = range(5)
-
-# parameters that may change between a checkpoint and the fit resuming it (the
-# start, dict_init, is replaced by the state of the checkpoint)
-_RESUMABLE = ("verbose", "callback", "checkpoint", "checkpoint_every", "resume",
-              "max_time", "n_epochs", "history_every", "dict_init")
-
-
-def _penalties(alpha, l1_ratio, G):
-    """Absolute l1 and l2 code penalties for a relative ``alpha``.
-
-    The penalty is measured against the mean squared norm ``g`` of the
-    components (``trace(G) / k``): ``l2 = alpha (1 - l1_ratio) g`` and
-    ``l1 = alpha l1_ratio sqrt(g)``.  The code problem is then unchanged when the
-    components are rescaled (codes rescale inversely), so one ``alpha`` suits
-    any constraint, number of features or sparsity of the components.
-    """
-    g = float(np.trace(G)) / G.shape[0]
-    g = max(g, 0.0)
-    return alpha * l1_ratio * math.sqrt(g), alpha * (1.0 - l1_ratio) * g
-
-
-class _State:
-    """Everything the learner carries from one step to the next.
-
-    ``D`` and ``B`` hold the features in the learner's *internal order*:
-    position ``j`` is feature ``feature_map[j]`` of the data (the identity when
-    ``feature_map`` is None) and is read from storage column ``storage_cols[j]``
-    (the same position when None).  Sampled blocks are contiguous in this order.
-    """
-
-    def __init__(self, D, dtype, feature_map=None, storage_cols=None):
-        k, p = D.shape
-        self.D = D
-        self.S = np.zeros((k, k), dtype=dtype)
-        # written now, not as pages of zeros the kernel maps on first touch:
-        # faulting them in one by one doubled the cost of the first steps
-        self.B = np.empty((k, p), dtype=dtype)
-        self.B.fill(0)
-        self.G = D @ D.T
-        self.norms = np.empty(k, dtype=np.float64)
-        self.feature_counts = np.zeros(p, dtype=np.int64)
-        self.feature_map = feature_map
-        self.storage_cols = storage_cols
-        self.n_samples_seen = 0
-        self.n_start = 0  # samples the start counts for (start_weight)
-        # per-sample memory, grown on demand and only for the methods that use
-        # it: visit counts and averaged D x ('average'), codes (warm starts of
-        # the elastic-net solver)
-        self.sample_counts = np.zeros(0, dtype=np.int64)
-        self.beta_avg = np.zeros((0, k), dtype=dtype)
-        self.codes = np.zeros((0, k), dtype=dtype)
-
-    def ensure_samples(self, n, average, warm):
-        """Grow the per-sample memory to hold ``n`` samples."""
-        k = self.S.shape[0]
-        for name, needed, shape in (("sample_counts", average, (n,)),
-                                    ("beta_avg", average, (n, k)),
-                                    ("codes", warm, (n, k))):
-            old = getattr(self, name)
-            if not needed or n <= old.shape[0]:
-                continue
-            new = np.zeros((max(n, int(1.5 * old.shape[0])),) + shape[1:], dtype=old.dtype)
-            new[:old.shape[0]] = old
-            setattr(self, name, new)
-
-    def to_original(self, D):
-        """Rows of ``D`` (internal order) with the features in the data's order."""
-        if self.feature_map is None:
-            return D.copy()
-        out = np.empty_like(D)
-        out[:, self.feature_map] = D
-        return out
-
-    def to_internal(self, X):
-        """Columns of ``X`` (data order) in the internal order."""
-        if self.feature_map is None:
-            return np.ascontiguousarray(X)
-        return np.ascontiguousarray(X[:, self.feature_map])
-
 
 class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                BaseEstimator):
@@ -545,7 +467,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if isinstance(init, str):
             if init == "data":
                 n_from_data = min(k, n)
-                rows = _rows_from_few_chunks(n, source.row_chunk, n_from_data, gen)
+                rows = rows_from_few_chunks(n, source.row_chunk, n_from_data, gen)
                 D = np.empty((k, p), dtype=dtype)
                 D[:n_from_data] = source.take_rows(rows)
                 if source.feature_order is None and feature_map is not None:
@@ -593,7 +515,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         blocks, feature_map, storage_cols = self._layout(source, params, entropy)
         D = self._initial_dictionary(source, params, step_generator(entropy, _KEY_INIT),
                                      feature_map)
-        state = _State(D, source.dtype, feature_map, storage_cols)
+        state = State(D, source.dtype, feature_map, storage_cols)
         _online.row_enet_norms(D, params["dict_l1_ratio"], state.norms)
         self._state = state
         self._blocks = blocks
@@ -623,7 +545,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         state = self._state
         n = source.n_samples
         m = min(n, 200)
-        rows = _rows_from_few_chunks(n, source.row_chunk, m, gen)
+        rows = rows_from_few_chunks(n, source.row_chunk, m, gen)
         X = np.asarray(source.take_rows(rows), dtype=state.D.dtype)
         if source.feature_order is None and state.feature_map is not None:
             X = X[:, state.feature_map]
@@ -640,7 +562,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _solve_codes(self, G, beta, warm, params):
         mu = params["code_l1_ratio"]
         k = G.shape[0]
-        l1, l2 = _penalties(params["alpha"], mu, G)
+        l1, l2 = penalties(params["alpha"], mu, G)
         if mu == 0.0 and not params["positive_code"]:
             M = G + l2 * np.eye(k, dtype=G.dtype)
             try:
@@ -812,7 +734,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if n < dead.size:
             rows = np.sort(gen.choice(n, size=dead.size, replace=True)).astype(np.int64)
         else:
-            rows = _rows_from_few_chunks(n, source.row_chunk, dead.size, gen)
+            rows = rows_from_few_chunks(n, source.row_chunk, dead.size, gen)
         fresh = np.array(source.take_rows(rows), dtype=state.D.dtype)
         if source.feature_order is None and state.feature_map is not None:
             fresh = fresh[:, state.feature_map]
@@ -898,7 +820,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # single-threaded BLAS: nimf cuts its large products over cores itself
         with threadpool_limits(limits=1, user_api="blas"):
             if params["resume"] and os.path.exists(path):
-                self._restore(path, source, params)
+                restore_fit_checkpoint(self, path, source, params)
             else:
                 entropy = check_random_state(self.random_state).randint(
                     np.iinfo(np.int32).max)
@@ -933,7 +855,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         state.ensure_samples(source.n_samples, params["code_method"] == "average",
                              self._warm_codes(params))
         V = None if X_valid is None else state.to_internal(X_valid.astype(state.D.dtype))
-        track = _Tracker(self, source, plan, params, V)
+        track = Tracker(self, source, plan, params, V)
         stop = self._finished or (None if self._epoch < n_epochs else "n_epochs")
         try:
             while stop is None:
@@ -1072,65 +994,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         G = D @ D.T
         codes = self._solve_codes(G, V @ D.T, np.zeros((V.shape[0], G.shape[0]), V.dtype),
                                   params)
-        return _objective_value(V, codes.astype(V.dtype), D, G, params)
-
-    # --------------------------------------------------------------- checkpoints
-    def _save_checkpoint(self, path, source, params):
-        arrays, scalars = self._get_persistent_state()
-        if self._D_epoch_start is not None:
-            arrays["D_epoch_start"] = self._D_epoch_start
-        for key, values in self.history_.items():
-            arrays[f"history__{key}"] = np.asarray(values, dtype=np.float64)
-        meta = dict(estimator=type(self).__name__, params=self._fingerprint_params(),
-                    data=source.fingerprint(), state=scalars)
-        save_checkpoint(path, arrays, meta)
-
-    def _fingerprint_params(self):
-        out = {}
-        for key, value in self.get_params(deep=False).items():
-            if key in _RESUMABLE:
-                continue
-            if isinstance(value, np.ndarray):
-                import hashlib
-
-                value = "sha256:" + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-            elif key == "random_state" and not isinstance(value, (int, np.integer, type(None))):
-                value = "instance"
-            elif isinstance(value, np.generic):
-                value = value.item()
-            elif not isinstance(value, (int, float, str, bool, type(None))):
-                value = repr(value)
-            out[key] = value
-        return out
-
-    def _restore(self, path, source, params):
-        arrays, meta = load_checkpoint(path)
-        name = type(self).__name__
-        if meta.get("estimator") != name:
-            raise ValueError(f"checkpoint {path!r} was written by {meta.get('estimator')}, "
-                             f"not by {name}")
-        mine = self._fingerprint_params()
-        theirs = meta.get("params", {})
-        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        if diff:
-            detail = ", ".join(f"{k}={theirs.get(k)!r} in the checkpoint but {mine.get(k)!r} "
-                               "now" for k in diff[:3])
-            raise ValueError(f"checkpoint {path!r} is of a fit with other parameters: {detail}; "
-                             "use another checkpoint path or resume=False")
-        data = source.fingerprint()
-        if meta.get("data") != data:
-            old = meta.get("data", {})
-            raise ValueError(
-                f"checkpoint {path!r} is of other data (shape {old.get('shape')}, dtype "
-                f"{old.get('dtype')}) than X (shape {data['shape']}, dtype {data['dtype']}), "
-                "or the data changed; use another checkpoint path or resume=False")
-        self._set_persistent_state(arrays, meta["state"])
-        self._D_epoch_start = (np.array(arrays["D_epoch_start"])
-                               if "D_epoch_start" in arrays else None)
-        self.history_ = {key[len("history__"):]: [float(v) for v in arrays[key]]
-                         for key in arrays if key.startswith("history__")}
-        for key in ("n_samples", "bytes_read"):
-            self.history_[key] = [int(v) for v in self.history_.get(key, [])]
+        return objective_value(V, codes.astype(V.dtype), D, G, params)
 
     # --------------------------------------------------------------- API
     def partial_fit(self, X, y=None, sample_indices=None):
@@ -1313,68 +1177,17 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         value, count = 0.0, 0
         for block in self._blocks_of(X):
             codes = self._codes(block, params)
-            value += _objective_value(block, codes, D, G, params) * block.shape[0]
+            value += objective_value(block, codes, D, G, params) * block.shape[0]
             count += block.shape[0]
         return value / count
 
     # ------------------------------------------------------------ persistence
-    _STATE_ARRAYS = ("D", "S", "B", "G", "norms", "feature_counts",
-                     "sample_counts", "beta_avg", "codes")
-
     def _get_persistent_state(self):
         """Arrays and scalars needed to resume ``partial_fit`` (or ``fit``) exactly."""
-        if not hasattr(self, "_state"):
-            return {}, {}
-        state = self._state
-        arrays = {name: getattr(state, name) for name in self._STATE_ARRAYS}
-        if state.feature_map is not None:
-            arrays["feature_map"] = state.feature_map
-        if state.storage_cols is not None:
-            arrays["storage_cols"] = state.storage_cols
-        blocks = self._blocks
-        scalars = dict(n_samples_seen=int(state.n_samples_seen), n_start=int(state.n_start),
-                       entropy=int(self._entropy),
-                       n_steps=int(self.n_steps_), n_iter=int(self.n_iter_),
-                       n_reinit=int(self.n_reinit_), epoch=int(getattr(self, "_epoch", 0)),
-                       batch=int(getattr(self, "_batch", 0)),
-                       elapsed=float(getattr(self, "_elapsed", 0.0)),
-                       bytes_read=int(getattr(self, "_bytes_read", 0)),
-                       block_size=int(blocks.block_size), reduction=float(self.reduction),
-                       stop_reason=getattr(self, "stop_reason_", None),
-                       resolved=_jsonable_resolved(getattr(self, "_resolved", None)))
-        return arrays, scalars
+        return get_persistent_state(self)
 
     def _set_persistent_state(self, arrays, scalars):
-        state = _State.__new__(_State)
-        for name in self._STATE_ARRAYS:
-            setattr(state, name, np.array(arrays[name]))
-        state.feature_map = (np.array(arrays["feature_map"], dtype=np.int64)
-                             if "feature_map" in arrays else None)
-        state.storage_cols = (np.array(arrays["storage_cols"], dtype=np.int64)
-                              if "storage_cols" in arrays else None)
-        state.n_samples_seen = int(scalars["n_samples_seen"])
-        state.n_start = int(scalars.get("n_start", 0))
-        self._state = state
-        self._entropy = int(scalars["entropy"])
-        self.n_steps_ = int(scalars["n_steps"])
-        self.n_iter_ = int(scalars["n_iter"])
-        self.n_reinit_ = int(scalars["n_reinit"])
-        self._epoch = int(scalars.get("epoch", 0))
-        self._batch = int(scalars.get("batch", 0))
-        self._elapsed = float(scalars.get("elapsed", 0.0))
-        self._bytes_read = int(scalars.get("bytes_read", 0))
-        if scalars.get("resolved"):
-            self._resolved = dict(scalars["resolved"])
-        reason = scalars.get("stop_reason")
-        self._finished = reason if reason in ("tol", "callback") else None
-        if reason is not None:
-            self.stop_reason_ = reason
-        p = state.D.shape[1]
-        self._blocks = FeatureBlocks(p, int(scalars["block_size"]),
-                                     float(scalars["reduction"]))
-        self._D_epoch_start = None
-        if not hasattr(self, "history_"):
-            self.history_ = dict(time=[], n_samples=[], epoch=[], bytes_read=[], objective=[])
+        set_persistent_state(self, arrays, scalars)
 
     @property
     def _n_features_out(self):
@@ -1384,121 +1197,6 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-class _Tracker:
-    """Clock, progress bar, ``history_`` records and checkpoints of one fit."""
-
-    def __init__(self, est, source, plan, params, V):
-        self.est = est
-        self.source = source
-        self.plan = plan
-        self.params = params
-        self.V = V
-        total = plan.n_batches * params["n_epochs"]
-        self.every = params["history_every"] or max(1, total // 100)
-        # a resumed fit continues the clock and the byte count of the checkpoint
-        self.clock = time.perf_counter() - est._elapsed
-        self.bytes_before = source.bytes_read - est._bytes_read
-        self.samples_before = est._state.n_samples_seen
-        self.start = time.perf_counter()
-        self.eval_time = 0.0
-        self.bar = None
-        if params["verbose"] > 0:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, initial=est._epoch * plan.n_batches + est._batch,
-                            desc=type(est).__name__, unit="batch")
-
-    def elapsed(self):
-        return time.perf_counter() - self.clock
-
-    def bytes_read(self):
-        return int(self.source.bytes_read - self.bytes_before)
-
-    def record(self):
-        est = self.est
-        t0 = time.perf_counter()
-        objective = np.nan if self.V is None else est._objective_internal(self.V, self.params)
-        self.eval_time += time.perf_counter() - t0
-        h = est.history_
-        h["time"].append(self.elapsed() - self.eval_time)
-        h["n_samples"].append(int(est._state.n_samples_seen - est._state.n_start))
-        h["epoch"].append(est._epoch + est._batch / self.plan.n_batches)
-        h["bytes_read"].append(self.bytes_read())
-        h["objective"].append(float(objective))
-
-    def save(self):
-        est = self.est
-        est._elapsed = self.elapsed()
-        est._bytes_read = self.bytes_read()
-        path = self.params["checkpoint"]
-        if path is not None:
-            est._save_checkpoint(path, self.source, self.params)
-
-    def out_of_time(self):
-        limit = self.params["max_time"]
-        return "max_time" if limit is not None and self.elapsed() >= limit else None
-
-    def after_step(self):
-        """Progress, records and checkpoints after a step; True to stop (max_time)."""
-        est = self.est
-        if self.bar is not None:
-            self.bar.update(1)
-            seconds = time.perf_counter() - self.start
-            if seconds > 0:
-                rate = (est._state.n_samples_seen - self.samples_before) / seconds
-                mbs = (self.source.bytes_read - self.bytes_before - est._bytes_read) / seconds
-                self.bar.set_postfix_str(f"{rate:,.0f} samples/s, {mbs / 1e6:,.0f} MB/s",
-                                         refresh=False)
-        if est.n_steps_ % self.every == 0:
-            self.record()
-        if (self.params["checkpoint"] is not None
-                and est.n_steps_ % self.params["checkpoint_every"] == 0):
-            self.save()
-        return self.out_of_time() is not None
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _jsonable_resolved(resolved):
-    """The settled start of a partial_fit stream, without the start array itself."""
-    if not resolved:
-        return None
-    out = dict(resolved)
-    if not isinstance(out.get("dict_init"), str):
-        out["dict_init"] = "array"
-    return out
-
-
-def _rows_from_few_chunks(n, chunk, size, gen):
-    """``size`` distinct random rows (sorted) from as few random row chunks as needed.
-
-    On storage a row costs its whole chunk: drawing rows anywhere would read
-    ``size`` chunks for ``size`` rows.  With chunks of one row this is a plain
-    uniform draw.
-    """
-    n_chunks = -(-n // chunk)
-    need = min(n_chunks, -(-size // chunk) + 1)
-    while True:
-        chunks = np.sort(gen.choice(n_chunks, size=need, replace=False))
-        pool = np.concatenate([np.arange(c * chunk, min(n, (c + 1) * chunk)) for c in chunks])
-        if pool.size >= size:
-            break
-        need = min(n_chunks, need + 1)
-    return np.sort(gen.choice(pool, size=size, replace=False)).astype(np.int64)
-
-
-def _objective_value(X, codes, D, G, params):
-    """Mean of ``1/2 ||x - D^T a||^2 + penalties`` over the rows of ``X``."""
-    residual = X - codes @ D
-    l1, l2 = _penalties(params["alpha"], params["code_l1_ratio"], G)
-    codes = codes.astype(np.float64)
-    value = 0.5 * np.sum(residual.astype(np.float64) ** 2, axis=1)
-    value += 0.5 * l2 * np.sum(codes ** 2, axis=1) + l1 * np.sum(np.abs(codes), axis=1)
-    return float(np.mean(value))
 
 
 def online_dict_learning(X, n_components=10, *, return_code=True,

@@ -9,7 +9,8 @@ from sklearn.utils import check_random_state
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition.nmf import NMF as _ArrayNMF
 from ..decomposition.nmf import _initialize, _solve_codes
-from ._base import BaseImageDecomposition, _load_whole
+from ._base import BaseImageDecomposition
+from ._data import _load_whole
 from .dict_learning import _auto_reduction, _ica_maps
 
 __all__ = ["NMF"]
