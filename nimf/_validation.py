@@ -92,3 +92,19 @@ def check_codes(codes, n_components, dtype):
         raise ValueError("codes must be finite numbers, got NaN, infinite or "
                          f"non-numeric values (dtype {codes.dtype})")
     return codes.astype(dtype, copy=False)
+
+
+def check_source(estimator, X, reset):
+    """The source of an input read by blocks (``nimf.sources.as_source``), its
+    shape checked: at least one sample and one feature, and, unless ``reset``,
+    the number of features the estimator was fitted with."""
+    from .sources import as_source
+
+    source = as_source(X)
+    n, p = source.shape
+    if n < 1 or p < 1:
+        raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
+    if not reset and p != estimator.n_features_in_:
+        raise ValueError(f"X has {p} features, but {type(estimator).__name__} is expecting "
+                         f"{estimator.n_features_in_} features as input")
+    return source

@@ -353,6 +353,26 @@ def _surface_images(paths, mesh_name):
     return imgs
 
 
+def _command_images(args):
+    """The images of a command: volume files, or surface files paired by hemisphere.
+
+    Returns the images and, for each file given, whether it is a surface file.
+    """
+    from nimf.neuro._base import _expand_imgs
+
+    imgs = []
+    for pattern in args.imgs:
+        imgs.extend(_expand_imgs(pattern))
+    surface = [str(p).endswith(_GIFTI) for p in imgs]
+    if any(surface) and not all(surface):
+        raise ValueError("give either volume images or surface (.gii) images, not both")
+    if all(surface):
+        if args.mask is not None:
+            raise ValueError("--mask is for volume images; surface data use every vertex")
+        imgs = _surface_images([str(p) for p in imgs], args.mesh)
+    return imgs, surface
+
+
 def _decompose_study(args, path):
     """``nimf decompose study.zarr``: the maps of a study masked on disk."""
     from nimf.neuro import DictLearning, MaskedStudy
@@ -400,23 +420,15 @@ def _decompose_study(args, path):
 
 def _decompose(args):
     from nimf.neuro import DictLearning
-    from nimf.neuro._base import _check_study, _expand_imgs
+    from nimf.neuro._base import _check_study
     from nimf.neuro.study import _is_study
 
     if len(args.imgs) == 1 and os.path.isdir(args.imgs[0]) and _is_study(args.imgs[0]):
         return _decompose_study(args, args.imgs[0])
     staging = _StagedOutput(args.out)
-    imgs = []
-    for pattern in args.imgs:
-        imgs.extend(_expand_imgs(pattern))
-    surface = [str(p).endswith(_GIFTI) for p in imgs]
-    if any(surface) and not all(surface):
-        raise ValueError("give either volume images or surface (.gii) images, not both")
+    imgs, surface = _command_images(args)
     smoothing = args.smoothing_fwhm
     if all(surface):
-        if args.mask is not None:
-            raise ValueError("--mask is for volume images; surface data use every vertex")
-        imgs = _surface_images([str(p) for p in imgs], args.mesh)
         smoothing = None  # smoothing on the mesh is not done by nilearn's surface masker
     confounds = None
     if args.confounds:
@@ -483,7 +495,6 @@ def _mask(args):
     import shutil
 
     from nimf.neuro import MaskedStudy, mask_study
-    from nimf.neuro._base import _expand_imgs
 
     out = os.path.abspath(args.out)
     if args.append:
@@ -495,16 +506,7 @@ def _mask(args):
             raise ValueError("--append adds to the study at --out, --overwrite replaces it: "
                              "give one")
         study = MaskedStudy.open(out)  # refuses a path that is not a study, before any work
-    imgs = []
-    for pattern in args.imgs:
-        imgs.extend(_expand_imgs(pattern))
-    surface = [str(p).endswith(_GIFTI) for p in imgs]
-    if any(surface) and not all(surface):
-        raise ValueError("give either volume images or surface (.gii) images, not both")
-    if all(surface):
-        if args.mask is not None:
-            raise ValueError("--mask is for volume images; surface data use every vertex")
-        imgs = _surface_images([str(p) for p in imgs], args.mesh)
+    imgs, surface = _command_images(args)
     confounds = None
     if args.confounds:
         confounds = _expand_paths(args.confounds, "--confounds")

@@ -12,15 +12,7 @@ import pytest
 from nimf.datasets import make_sparse_dictionary_data
 from nimf.decomposition import OnlineDictionaryLearning
 from nimf.sources import PermutedFeatures, load_checkpoint
-
-
-def recovery(found, truth):
-    from scipy.optimize import linear_sum_assignment
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    r, c = linear_sum_assignment(-sim)
-    return sim[r, c].mean()
+from test_online import recovery
 
 
 @pytest.fixture(scope="module")

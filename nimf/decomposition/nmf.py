@@ -46,8 +46,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _validation
 from .._kernels import nmf as _nmf
-from .._validation import check_bool, check_codes, check_float, check_int, check_option
-from ..sources import as_source, is_large_input
+from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
+                           check_source)
+from ..sources import is_large_input
 
 __all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
 
@@ -758,14 +759,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         ``n_features_in_`` is set by the caller once the data have been read.
         """
-        source = as_source(X)
-        n, p = source.shape
-        if n < 1 or p < 1:
-            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
-        if not reset and p != self.n_features_in_:
-            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        return source
+        return check_source(self, X, reset)
 
     def _read_whole(self, X, params):
         """An input given by blocks, read into memory for ``fit`` if it fits comfortably."""

@@ -32,7 +32,8 @@ from .._kernels import codes as _codes
 from .._kernels import online as _online
 from .._kernels import projections as _proj
 from .._workspace import Workspace
-from .._validation import check_bool, check_codes, check_float, check_int, check_option
+from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
+                           check_source)
 from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
                        is_large_input, step_generator)
 from ..sources.checkpoint import checkpoint_path
@@ -425,17 +426,11 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """A source for ``X``: arrays in memory are validated whole, others by block."""
         if not is_large_input(X):
             return as_source(self._validate_X(X, reset))
-        source = as_source(X)
-        n, p = source.shape
-        if n < 1 or p < 1:
-            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
+        source = check_source(self, X, reset)
         if reset:
-            self.n_features_in_ = p
+            self.n_features_in_ = source.n_features
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        elif p != self.n_features_in_:
-            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
         return source
 
     # --------------------------------------------------------------- init

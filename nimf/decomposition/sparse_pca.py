@@ -31,8 +31,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_bool, check_codes, check_float, check_int
-from ..sources import CenteredSource, as_source, is_large_input
+from .._validation import check_bool, check_codes, check_float, check_int, check_source
+from ..sources import CenteredSource, is_large_input
 from .online import OnlineDictionaryLearning
 
 __all__ = ["SparsePCA"]
@@ -364,14 +364,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
         ``n_features_in_`` is set by ``fit`` once the data have been read.
         """
-        source = as_source(X)
-        n, p = source.shape
-        if n < 1 or p < 1:
-            raise ValueError(f"X must have at least 1 sample and 1 feature, got shape {(n, p)}")
-        if not reset and p != self.n_features_in_:
-            raise ValueError(f"X has {p} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        return source
+        return check_source(self, X, reset)
 
     def _learner(self, params, rng):
         return OnlineDictionaryLearning(
