@@ -15,6 +15,7 @@ import pytest
 from nimf.datasets import make_rest_study, make_surface_rest_study
 from nimf.neuro import DictLearning, MaskedStudy, mask_study
 from nimf.neuro import _base
+from nimf.neuro.study import _scan_order
 from nimf.neuro.study import _auto_chunks
 
 VOLUME = dict(n_subjects=3, n_scans=30, resolution=8, random_state=0)
@@ -70,8 +71,16 @@ def test_volume_round_trip_is_bitwise(vol, tmp_path, dtype):
         got = study.read_subject(i)
         assert got.dtype == expected
         np.testing.assert_array_equal(got, ref)
+        # as stored: the scans of each subject in a random order, drawn from the
+        # study's seed and the subject's index, and the voxels in voxel_order
+        scans = _scan_order(study.subjects[i]["scan_order_seed"][0], i, ref.shape[0])
+        assert study.subjects[i]["scan_order_seed"][1] == i
+        assert not np.array_equal(scans, np.arange(ref.shape[0]))
         np.testing.assert_array_equal(study.read_subject(i, storage_order=True),
-                                      ref[:, study.voxel_order])
+                                      ref[scans][:, study.voxel_order])
+    # time order across subjects, from any scan to any scan
+    np.testing.assert_array_equal(study.read_rows(17, 71),
+                                  np.concatenate(refs)[17:71])
     # voxels stored in a random order, undone by the reading methods
     order = study.voxel_order
     assert order.dtype == np.int64

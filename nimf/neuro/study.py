@@ -481,6 +481,9 @@ class _Writer:
                          **{key: params[key] for key in _CLEAN_KEYS})
         self.n_written = 0
         self.scans_written = 0
+        # subjects of this run are committed in input order, after these
+        self.first_index = len(meta["subjects"])
+        self.seed = int(meta.get("voxel_order_seed", 0))
 
     def _mask(self, i, img, conf):
         try:
@@ -495,7 +498,11 @@ class _Writer:
         if signals.ndim != 2 or signals.shape[1] != self.n_voxels:
             raise ValueError(f"imgs[{i}] gave data of shape {signals.shape}, expected "
                              f"(n_scans, {self.n_voxels})")
-        stored = np.take(signals, self.order, axis=1)
+        # scans in a random order within the subject (and voxels in the study's
+        # random order): a chunk of consecutive rows is then a random sample of
+        # the subject's scans, not a stretch of autocorrelated time
+        rows = _scan_order(self.seed, self.first_index + i, signals.shape[0])
+        stored = np.take(np.take(signals, rows, axis=0), self.order, axis=1)
         del signals
         digest = hashlib.sha256(memoryview(stored).cast("B")).hexdigest()
         return stored, digest
@@ -516,7 +523,7 @@ class _Writer:
                 from exc
         entry = {"name": name, "source": source, "start": start, "stop": stop,
                  "n_scans": stop - start, "confounds": _confounds_provenance(conf),
-                 "sha256": digest}
+                 "sha256": digest, "scan_order_seed": [self.seed, index]}
         subjects = self.meta["subjects"] + [entry]
         meta = dict(self.meta, subjects=subjects, n_scans=stop)
         # the commit: one atomic rewrite of the group's zarr.json
@@ -610,6 +617,11 @@ def _remove_partial_chunks(path, data, meta):
                     if chunk.name.endswith(".partial"):
                         with contextlib.suppress(OSError):
                             os.unlink(chunk.path)
+
+
+def _scan_order(seed, index, n_scans):
+    """Row ``j`` of subject ``index`` in the store holds its scan ``order[j]``."""
+    return np.random.default_rng([int(seed), 1, int(index)]).permutation(n_scans)
 
 
 def _create_store(path, *, kind, mask_img, grid, params, chunks, dtype, seed, n_voxels,
@@ -1103,14 +1115,16 @@ class MaskedStudy:
                              f"damaged (MaskedStudy.verify() finds the subject)") from exc
 
     def read_rows(self, start, stop, *, storage_order=False):
-        """Scans ``start`` to ``stop`` (across subjects).
+        """Scans ``start`` to ``stop`` (across subjects), in time order.
 
         Parameters
         ----------
         start, stop : int
             Range of committed scans, ``0 <= start <= stop <= n_scans``.
         storage_order : bool, default=False
-            Keep the voxels in the stored (random) order instead of the masker's.
+            Return the stored rows ``start`` to ``stop`` as they are: the scans of
+            each subject in the store's random order and the voxels in the
+            store's random order, instead of time order and the masker's order.
 
         Returns
         -------
@@ -1120,11 +1134,31 @@ class MaskedStudy:
         stop = check_int(stop, "stop", min_val=start)
         if stop > self.n_scans:
             raise ValueError(f"stop must be <= n_scans={self.n_scans}, got {stop}")
-        rows = self._read(start, stop)
-        return rows if storage_order else self._unpermute(rows)
+        if storage_order:
+            return self._read(start, stop)
+        parts = []
+        for sub in self._meta["subjects"]:
+            lo, hi = max(start, sub["start"]), min(stop, sub["stop"])
+            if lo >= hi:
+                continue
+            seed = sub.get("scan_order_seed")
+            if seed is None:  # stored in time order
+                parts.append(self._read(lo, hi))
+                continue
+            order = _scan_order(seed[0], seed[1], sub["n_scans"])
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(order.size)
+            # the stored rows holding scans lo..hi of the subject, read at once
+            wanted = inverse[lo - sub["start"]:hi - sub["start"]]
+            first, last = int(wanted.min()), int(wanted.max()) + 1
+            block = self._read(sub["start"] + first, sub["start"] + last)
+            parts.append(block[wanted - first])
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self._unpermute(rows)
 
     def read_subject(self, i, *, storage_order=False):
-        """The scans of subject ``i`` (n_scans, n_voxels), in the masker's voxel order."""
+        """The scans of subject ``i`` (n_scans, n_voxels), in time order and the
+        masker's voxel order (``storage_order=True``: as stored)."""
         sub = self._subject(i)
         return self.read_rows(sub["start"], sub["stop"], storage_order=storage_order)
 
