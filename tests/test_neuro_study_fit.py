@@ -7,7 +7,6 @@ from nimf.datasets import make_rest_study
 from nimf.neuro import NMF, DictLearning, MaskedStudy, SparsePCA, mask_study
 from nimf.neuro import _data
 from nimf.decomposition import _ica_start
-from nimf.neuro import dict_learning as dl_module
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +147,8 @@ def test_resume_skips_the_start_and_equals_one_fit(study, tmp_path, monkeypatch)
     def no_ica(*args, **kwargs):
         raise AssertionError("the ICA start is not needed to resume")
 
-    monkeypatch.setattr(dl_module, "_ica_maps", no_ica)
+    from nimf.decomposition import online
+    monkeypatch.setattr(online, "ica_start", no_ica)
     resumed = DictLearning(resume=True, **kw).fit(study)
     assert resumed.stop_reason_ == "n_epochs"
     monkeypatch.undo()

@@ -1,13 +1,10 @@
 """Dictionary learning of resting-state networks on 4D and surface images."""
 
-import os
-
 import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition._ica_start import ica_start
 from ..decomposition.online import OnlineDictionaryLearning
-from ..sources.checkpoint import checkpoint_path
 from ._base import BaseImageDecomposition
 
 __all__ = ["DictLearning"]
@@ -250,21 +247,15 @@ class DictLearning(BaseImageDecomposition):
             reduction=self._reduction() if hasattr(self, "n_elements_") else 1.0,
             batch_size=self.batch_size, n_epochs=self.n_epochs,
             learning_rate=self.learning_rate,
-            dict_init="data" if dict_init is None else dict_init,
+            dict_init="ica" if dict_init is None else dict_init,
             checkpoint=self.checkpoint, checkpoint_every=self.checkpoint_every,
             resume=self.resume, max_time=self.max_time,
             random_state=self.random_state, verbose=self.verbose)
 
-    def _ica_init(self, data):
-        """Initial maps: the most kurtotic maps of a spatial ICA (:func:`_ica_maps`)."""
-        return _ica_maps(data, self.n_components, self._reduction(), self.random_state)
-
     def _fit_array(self, data, dict_init):
-        resuming = (self.resume and self.checkpoint is not None
-                    and os.path.exists(checkpoint_path(self.checkpoint)))
-        if dict_init is None and not resuming:
-            dict_init = self._ica_init(data)
-        est = self._online_estimator(dict_init)
+        # without a given start, the learner computes the ICA start itself (with
+        # its own threads settings), and skips it when it resumes a checkpoint
+        est = self._online_estimator("ica" if dict_init is None else dict_init)
         est.fit(data, validation=getattr(self, "_validation", None))
         self.n_iter_ = est.n_iter_
         self.history_ = est.history_
