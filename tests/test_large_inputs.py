@@ -341,3 +341,20 @@ def test_nmf_bad_blocks_name_their_rows_and_leave_the_model(nmf_data, tmp_path):
 def test_nmf_batch_size_is_validated(nmf_data):
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         NMF(n_components=4, batch_size=0).partial_fit(BlockOnly(nmf_data, limit=40))
+
+
+def test_partial_fit_starts_from_given_components(rng):
+    from nimf.decomposition import NMF
+    X = np.abs(rng.standard_normal((60, 30)))
+    H0 = np.abs(rng.standard_normal((3, 30)))
+    est = NMF(n_components=3, init="custom", random_state=0, forget_factor=0.9)
+    est.partial_fit(X[:20], H=H0)
+    # one update from the given start (not from an initialisation of the data)
+    other = NMF(n_components=3, init="custom", random_state=0, forget_factor=0.9)
+    other.partial_fit(X[:20], H=H0 * 2)
+    assert not np.allclose(est.components_, other.components_)
+    est.partial_fit(X[20:])  # later calls go on from the state
+    with pytest.raises(ValueError, match="init='custom' needs the starting components"):
+        NMF(n_components=3, init="custom").partial_fit(X)
+    with pytest.raises(ValueError, match=r"H must have shape \(3, 30\)"):
+        NMF(n_components=3, init="custom").partial_fit(X, H=H0[:, :5])

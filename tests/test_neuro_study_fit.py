@@ -6,6 +6,7 @@ from nimf.assessment import match_components
 from nimf.datasets import make_rest_study
 from nimf.neuro import NMF, DictLearning, MaskedStudy, SparsePCA, mask_study
 from nimf.neuro import _data
+from nimf.neuro import nmf as nmf_module
 from nimf.decomposition import _ica_start
 
 
@@ -111,10 +112,18 @@ def test_nmf_and_sparse_pca_fit_a_study(rest, study):
     assert _corr(rest.maps, spca.components_) > 0.5
 
 
-def test_nmf_refuses_a_study_larger_than_memory(study, monkeypatch):
+def test_nmf_streams_a_study_larger_than_memory(rest, study, monkeypatch):
+    # as if the study did not fit in memory: it is streamed block by block
     monkeypatch.setattr(_data, "available_memory", lambda: 1000)
-    with pytest.raises(ValueError, match="NMF needs the whole masked study .* in memory"):
-        NMF(n_components=5, random_state=0, max_iter=5).fit(study)
+    loaded = []
+    monkeypatch.setattr(nmf_module, "_load_whole", lambda *a: loaded.append(1))
+    nmf = NMF(n_components=5, random_state=0).fit(study)
+    assert not loaded
+    assert nmf.components_.shape == (5, study.n_voxels) and np.all(nmf.components_ >= 0)
+    assert 1 <= nmf.n_iter_ <= NMF._STREAM_PASSES
+    # as good as the fit of the study read into memory (0.867)
+    assert _corr(rest.maps, nmf.components_) > 0.85
+    assert np.all(np.any(nmf.components_ > 0, axis=1))
 
 
 def test_ica_start_and_explained_variance_read_a_bounded_sample(study, monkeypatch):

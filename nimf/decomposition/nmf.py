@@ -956,7 +956,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return W, H_new.astype(X.dtype)
 
     # ------------------------------------------------------------ online
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, H=None):
         """Update the components from one chunk of samples (online NMF).
 
         The codes of the chunk are computed for the current components, their
@@ -981,6 +981,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             negative values, a ValueError names its rows and the model is left
             as it was before the call.
         y : Ignored
+        H : ndarray of shape (n_components, n_features), default=None
+            The starting components, for the first call with ``init='custom'``
+            (as scikit-learn's ``MiniBatchNMF.partial_fit``).
 
         Returns
         -------
@@ -991,6 +994,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                               high=1.0, low_open=True)
         batch_size = check_int(self.batch_size, "batch_size", min_val=1, allow_none=True)
         first = not hasattr(self, "_stats_A")
+        self._start = H if first else None
         if not is_large_input(X):
             X = self._validate_X(X, reset=first, params=params)
             self._partial_fit_chunk(X, params)
@@ -1019,14 +1023,19 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """``partial_fit`` on one checked chunk in memory."""
         n, p = X.shape
         if not hasattr(self, "_stats_A"):
-            k = self._resolve_n_components(params, X)
+            start = getattr(self, "_start", None)
+            k = self._resolve_n_components(params, X, H=start)
             init = params["init"] or ("nndsvda" if k <= min(n, p) else "random")
-            if init == "custom":
-                raise ValueError("init='custom' is not supported by partial_fit, got init='custom'")
-            if init != "random" and k > min(n, p):
-                init = "random"
             self._rng = check_random_state(self.random_state)
-            _, H = _initialize(X, k, init, self._rng)
+            if init == "custom":
+                if start is None:
+                    raise ValueError("init='custom' needs the starting components: "
+                                     "partial_fit(X, H=...) on the first call")
+                H = self._check_factor(start, (k, p), "H", X)
+            else:
+                if init != "random" and k > min(n, p):
+                    init = "random"
+                _, H = _initialize(X, k, init, self._rng)
             self.components_ = H
             self.n_components_ = k
             shape_A = (k, k) if params["beta"] == 2.0 else (k, p)

@@ -131,17 +131,26 @@ def _variance_sample(data, components, random_state):
     return RowSubset(source, rows.astype(np.int64)), components
 
 
+def _fits_in_memory(data):
+    """Whether ``data`` (an array, permuted data or a study) fits comfortably in memory."""
+    if isinstance(data, np.ndarray):
+        return True
+    source = as_source(data)
+    nbytes = source.n_samples * source.n_features * source.dtype.itemsize
+    return nbytes <= _MEMMAP_FRACTION * available_memory()
+
+
 def _load_whole(data, what):
     """A masked study (or permuted data) as one array in the masker's voxel order.
 
-    For the solvers that need every scan at every iteration (image NMF): a
-    study that does not fit comfortably in memory is refused with a clear error.
+    For the solvers that need every scan at every iteration: a study that does
+    not fit comfortably in memory is refused with a clear error.
     """
     if isinstance(data, np.ndarray):
         return data
     source = as_source(data)
     nbytes = source.n_samples * source.n_features * source.dtype.itemsize
-    if nbytes > _MEMMAP_FRACTION * available_memory():
+    if not _fits_in_memory(data):
         where = f" {data.path!r}" if _is_masked_study(data) else ""
         raise ValueError(
             f"{what} needs the whole masked study{where} in memory ({nbytes / 2 ** 30:.1f} "

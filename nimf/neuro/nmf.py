@@ -10,7 +10,8 @@ from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition.nmf import NMF as _ArrayNMF
 from ..decomposition.nmf import _initialize, _solve_codes
 from ._base import BaseImageDecomposition
-from ._data import _load_whole
+from ..sources import as_source
+from ._data import _fits_in_memory, _load_whole
 from .dict_learning import _auto_reduction, _ica_maps
 
 __all__ = ["NMF"]
@@ -193,8 +194,46 @@ n_jobs, verbose, memory, memory_level :
         self.reconstruction_err_ = est.reconstruction_err_
         return est.components_
 
+    # passes over a study too large for memory (each reads all of it: NMF
+    # cannot subsample voxels), stopped early when the maps settle
+    _STREAM_PASSES = 5
+
+    def _fit_streamed(self, data):
+        """A study on disk larger than memory: online NMF over its blocks.
+
+        The sufficient statistics of the blocks are accumulated as they are read
+        (Mairal et al. 2010; :meth:`nimf.decomposition.NMF.partial_fit`), from
+        the positive parts of the ICA start, pass after pass until the maps
+        (at unit root-mean-square) change by less than ``tol`` over a pass.
+        """
+        rng = check_random_state(self.random_state)
+        p = as_source(data).n_features
+        H = np.maximum(_ica_maps(data, self.n_components, _auto_reduction(p), rng), 0.0)
+        empty = ~np.any(H > 0, axis=1)
+        H[empty] = 1.0  # a flat start for a map ICA left empty
+        H /= np.sqrt(np.mean(H ** 2, axis=1, keepdims=True))
+        est = _ArrayNMF(n_components=self.n_components, init="custom", semi=self.semi,
+                        alpha_W=0.0, alpha_H=self.alpha_H, l1_ratio=self.l1_ratio,
+                        batch_size=200, random_state=rng, verbose=self.verbose)
+        previous = H
+        for n_pass in range(1, self._STREAM_PASSES + 1):
+            est.partial_fit(data, H=H if n_pass == 1 else None)
+            maps = est.components_ / np.maximum(
+                np.sqrt(np.mean(est.components_.astype(np.float64) ** 2, axis=1,
+                                keepdims=True)), 1e-300)
+            change = np.linalg.norm(maps - previous) / max(np.linalg.norm(previous), 1e-300)
+            previous = maps
+            if change <= self.tol:
+                break
+        self.n_iter_ = n_pass
+        self.reconstruction_err_ = est.reconstruction_err_
+        return est.components_
+
     def _fit_array(self, data, dict_init):
         # every iteration uses every scan: a study on disk is read into memory
+        # when it fits, and streamed otherwise
+        if not _fits_in_memory(data):
+            return self._fit_streamed(data)
         data = _load_whole(data, "NMF")
         if not self.semi:
             # refuse signed data before the initialisation does any work
