@@ -40,20 +40,6 @@ def gather_ranges(X, rows, starts, stops, out):
 
 
 @njit(**JIT_KWARGS)
-def scatter_ranges(src, starts, stops, D):
-    """``D[:, starts[r]:stops[r]]`` = the consecutive column ranges of ``src``."""
-    for j in range(D.shape[0]):
-        row = src[j]
-        dst = D[j]
-        f = 0
-        for r in range(starts.shape[0]):
-            lo = starts[r]
-            n = stops[r] - lo
-            dst[lo:lo + n] = row[f:f + n]
-            f += n
-
-
-@njit(**JIT_KWARGS)
 def gather_sorted(X, rows, cols, dest, out):
     """``out[i, dest[f]] = X[rows[i], cols[f]]``: reads in the order of ``cols``.
 

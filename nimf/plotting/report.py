@@ -9,13 +9,13 @@ import html
 import io
 import numbers
 import os
-import uuid
 from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .._files import write_atomically
 from .components import _component_colors
 
 __all__ = ["write_html_report"]
@@ -103,19 +103,7 @@ def _bar_chart(values):
 
 def _write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(path, lambda handle: handle.write(text), mode="w")
 
 
 def write_html_report(output_dir, *, title, summary, explained_variance=None,

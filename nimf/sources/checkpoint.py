@@ -9,9 +9,10 @@ old checkpoint or the new one, never a partial file.
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from .._files import write_atomically
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_path"]
 
@@ -36,17 +37,7 @@ def save_checkpoint(path, arrays, meta):
     header = dict(meta, format=FORMAT, version=VERSION)
     payload = {name: np.asarray(value) for name, value in arrays.items()}
     payload[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=".nimf-ckpt-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, lambda handle: np.savez(handle, **payload))
     return path
 
 
