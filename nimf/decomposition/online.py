@@ -55,6 +55,9 @@ _START_BATCHES = 10
 
 # components updated per matrix product in the dictionary step (BLAS-3 groups)
 _GROUP = 16
+# steps reading fewer elements (batch x sampled features) start reading the
+# next batch as soon as theirs is no longer needed
+_EARLY_READ = 2 ** 20
 
 # keys of the random generators derived from a fit's entropy: each step, epoch,
 # start, feature permutation and restart draws from its own generator, so a draw
@@ -651,6 +654,12 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         state.S += (w / b) * (A.T @ A)
         state.n_samples_seen += b
         AtX = _parallel.matmul(A.T, Xs, out=ws.get("AtX", (k, s), dtype), axis=1)
+        # the next batch may be read now, into the buffer of this one (done with
+        # Xs): small steps start it here, to overlap the whole update; large
+        # ones at the dictionary update, the one part on a single core (here it
+        # would compete with the statistics' threads)
+        if b * s < _EARLY_READ:
+            self._start_next_read(b * s)
         if full:
             # every feature has the same count: one weight for the whole of B
             wf = _online.batch_weight(int(state.feature_counts[0]), b, rho)
@@ -674,11 +683,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         keep_gram = full or method != "masked"
         group = min(_GROUP, k)
         min_diag = 1e-12 * max(float(np.trace(state.S)) / k, np.finfo(np.float64).tiny)
-        # the next batch may be read now: this step is done with Xs
-        start_read = getattr(self, "_read_during_update", None)
-        if start_read is not None:
-            self._reading = _parallel.submit(start_read, work=b * s)
-            self._read_during_update = None
+        self._start_next_read(b * s)
         _online.dictionary_bcd(Dm, Bm, state.S, order, state.norms, params["dict_l1_ratio"],
                                params["positive_dict"], min_diag, ws.get("u", (s,), dtype),
                                ws.get("work", (s,), dtype), ws.get("rows", (group, k), dtype),
@@ -697,6 +702,14 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                                                       D[lo:hi]), k, s)
             written.result()
         self.n_steps_ += 1
+
+    def _start_next_read(self, work):
+        """Start reading the next batch on a worker thread (once per step)."""
+        start_read = getattr(self, "_read_during_update", None)
+        if start_read is not None:
+            self._read_during_update = None
+            # a read waits on memory more than a copy: worth a thread for less work
+            self._reading = _parallel.submit(start_read, work=16 * work)
 
     def _workspace(self):
         ws = getattr(self, "_ws", None)
