@@ -103,15 +103,16 @@ def matmul_sum(a, b):
     parts = n_workers()
     if parts == 1 or m * k * n < _MIN_WORK or k < 2 * parts:
         return a @ b
-    bounds = _bounds(k, parts)
-    results = [None] * len(bounds)
+    results = {}
 
     def part(lo, hi):
-        results[bounds.index((lo, hi))] = a[:, lo:hi] @ b[lo:hi]
+        results[lo] = a[:, lo:hi] @ b[lo:hi]
 
-    _run(bounds, part)
-    total = results[0]
-    for extra in results[1:]:
+    _run(_bounds(k, parts), part)
+    # summed in the order of the parts, whichever finished first: reproducible
+    parts = [results[lo] for lo in sorted(results)]
+    total = parts[0]
+    for extra in parts[1:]:
         total += extra
     return total
 

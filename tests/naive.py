@@ -115,3 +115,15 @@ def online_dictionary_learning(X, D0, batches, orders, alpha, l1_ratio,
             u = D[j] + (B[j] - S[j] @ D) / S[j, j]
             D[j] = project_enet_ball(u, 1.0, l1_ratio, positive_dict)
     return D
+
+
+def recovery(found, truth):
+    """Mean |cosine| of the Hungarian matching of found to true components
+    (independent of their sign and order)."""
+    from scipy.optimize import linear_sum_assignment
+
+    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
+    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
+    sim = np.abs(t @ f.T)
+    rows, cols = linear_sum_assignment(-sim)
+    return float(sim[rows, cols].mean())

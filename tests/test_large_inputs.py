@@ -9,11 +9,11 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import ConvergenceWarning
 
 from nimf.datasets import make_sparse_dictionary_data
 from nimf.decomposition import NMF, SparsePCA
+from naive import recovery
 from nimf.sources import ArraySource, CenteredSource, PermutedFeatures, as_source
 
 zarr = pytest.importorskip("zarr")
@@ -57,15 +57,6 @@ class BlockOnly(ArraySource):
 
 def rel_err(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def recovery(found, truth):
-    """Mean |cosine| of Hungarian-matched components (sign and order free)."""
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    rows, cols = linear_sum_assignment(-sim)
-    return float(sim[rows, cols].mean())
 
 
 def block_inputs(X, tmp_path, row_chunk=1):

@@ -1,23 +1,14 @@
 """The subsampled online dictionary learner: ground truth, equivalences, contract."""
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import naive
+from naive import recovery
 from nimf.datasets import make_sparse_dictionary_data
 from nimf.decomposition import OnlineDictionaryLearning, online_dict_learning
-
-
-def recovery(found, truth):
-    """Mean |cosine| of the Hungarian matching of learned to true components."""
-    f = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
-    t = truth / np.linalg.norm(truth, axis=1, keepdims=True)
-    sim = np.abs(t @ f.T)
-    r, c = linear_sum_assignment(-sim)
-    return sim[r, c].mean()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def test_batch_weight(rho):
     assert kon.batch_weight(30, 10, 1.0) == pytest.approx(10 / 40)
 
 
-def test_update_stats_columns(rng, dtype):
+def test_partial_update_of_the_statistics(rng, dtype):
     k, p, b = 4, 30, 6
     B = rng.standard_normal((k, p)).astype(dtype)
     AtX = rng.standard_normal((k, 5)).astype(dtype)
@@ -42,7 +42,11 @@ def test_update_stats_columns(rng, dtype):
     counts = rng.randint(0, 4, size=p).astype(np.int64) * b
     counts0 = counts.copy()
     Bm = np.empty((k, 5), dtype=dtype)
-    kon.update_stats_columns(B, AtX, cols, counts, b, 0.8, Bm)
+    # the weights of each feature from its own count, then the blend, as a step does
+    keep = np.empty(5, dtype)
+    new = np.empty(5, dtype)
+    kon.feature_weights(counts, cols, b, 0.8, keep, new)
+    kon.blend_columns(B, AtX, cols, keep, new, Bm)
     for f, c in enumerate(cols):
         w = naive.batch_weight(counts0[c], b, 0.8)
         np.testing.assert_allclose(Bm[:, f], (1 - w) * B[:, c] + w * AtX[:, f] / b,

@@ -12,7 +12,7 @@ import pytest
 from nimf.datasets import make_sparse_dictionary_data
 from nimf.decomposition import OnlineDictionaryLearning
 from nimf.sources import PermutedFeatures, load_checkpoint
-from test_online import recovery
+from naive import recovery
 
 
 @pytest.fixture(scope="module")

@@ -125,20 +125,6 @@ def blend_columns(B, AtX, cols, keep, new, Bm):
             out[f] = keep[f] * src[cols[f]] + new[f] * add[f]
 
 
-@njit(**JIT_KWARGS)
-def update_stats_columns(B, AtX, cols, feature_counts, batch_size, learning_rate,
-                         Bm):
-    """Partial update of ``B`` on the sampled columns, into the buffer ``Bm``.
-
-    ``Bm[:, f] = (1 - w_f) B[:, cols[f]] + w_f AtX[:, f] / b`` (see
-    :func:`feature_weights`); ``B`` itself is not written.
-    """
-    keep = np.empty(cols.shape[0], dtype=Bm.dtype)
-    new = np.empty(cols.shape[0], dtype=Bm.dtype)
-    feature_weights(feature_counts, cols, batch_size, learning_rate, keep, new)
-    blend_columns(B, AtX, cols, keep, new, Bm)
-
-
 @njit(**JIT_FAST_KWARGS)
 def _update_atom(d, b, r, inv, norm, l1_ratio, positive, delta, total, u, work):
     """One component's update on the sampled columns, in three passes.

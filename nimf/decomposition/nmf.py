@@ -444,7 +444,7 @@ def _rows_text(rows):
 
 
 def _check_block(X, start, params):
-    """The checks of ``NMF._validate_X`` on a block of rows starting at row ``start``."""
+    """NMF's checks of data: on ``X`` in memory, or a block of rows starting at ``start``."""
     bad = ~np.isfinite(X)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1)) + start
@@ -464,8 +464,9 @@ def _check_block(X, start, params):
             rows = np.flatnonzero(zeros.any(axis=1)) + start
             raise ValueError(
                 f"beta_loss={params['beta']:g} (beta <= 0) needs strictly positive X, got "
-                f"{int(zeros.sum())} zero entries in rows {_rows_text(rows)}; add a small "
-                "constant to X or use beta_loss > 0")
+                f"{int(zeros.sum())} zero entries and {int(np.sum(~X.any(axis=1)))} all-zero "
+                f"rows (in rows {_rows_text(rows)}); add a small constant to X or use "
+                "beta_loss > 0")
 
 
 def _block_rows(source, batch_size):
@@ -717,21 +718,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _validate_X(self, X, reset, params):
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=reset, ensure_min_samples=1, ensure_min_features=1)
-        if not params["semi"]:
-            negative = X < 0
-            if negative.any():
-                raise ValueError(
-                    "Negative values in data passed to NMF: X must be non-negative "
-                    f"(or use semi=True), got {int(negative.sum())} negative entries "
-                    f"(minimum {float(X.min()):g})")
-        if params["beta"] <= 0:
-            zeros = X <= 0
-            if zeros.any():
-                raise ValueError(
-                    f"beta_loss={self.beta_loss!r} (beta <= 0) needs strictly positive X, "
-                    f"got {int(zeros.sum())} zero entries and "
-                    f"{int(np.sum(~X.any(axis=1)))} all-zero rows; add a small "
-                    "constant to X or use beta_loss > 0")
+        _check_block(X, 0, params)
         return X
 
     def _resolve_n_components(self, params, X, H=None):

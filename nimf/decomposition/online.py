@@ -780,7 +780,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         def read(item):
             rows, ids, positions, order = item
             if positions is None or full_rows:
-                X_full = source.take_rows(rows) if positions is None or full_rows else None
+                X_full = source.take_rows(rows)
                 if source.feature_order is None and state.feature_map is not None:
                     X_full = X_full[:, state.feature_map]
                 X_full = np.ascontiguousarray(X_full)

@@ -584,8 +584,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "components_")
         return _expand_imgs(imgs)
 
-    def _check_fitted_study(self, study):
+    def _check_fitted_study(self, study, confounds):
         check_is_fitted(self, "components_")
+        if confounds is not None:
+            raise ValueError("confounds must be None for a MaskedStudy (regressed out when "
+                             "it was masked)")
         if study.n_voxels != self.n_elements_ or not _same_mask(self.mask_img_, study):
             raise ValueError(f"the masked study {study.path!r} has another mask than the "
                              f"one the estimator was fitted with ({study.n_voxels} voxels, "
@@ -621,10 +624,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             One array per image, every component included.
         """
         if _is_masked_study(imgs):
-            self._check_fitted_study(imgs)
-            if confounds is not None:
-                raise ValueError("confounds must be None for a MaskedStudy (regressed out "
-                                 "when it was masked)")
+            self._check_fitted_study(imgs, confounds)
             return [self._codes(imgs.read_subject(i)) for i in range(len(imgs.subjects))]
         imgs = self._check_fitted_imgs(imgs)
         kind, n_scans, headers, confounds = _check_study(imgs, confounds,
@@ -680,22 +680,14 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         score : float or ndarray of shape (n_components,)
         """
         if _is_masked_study(imgs):
-            self._check_fitted_study(imgs)
-            if confounds is not None:
-                raise ValueError("confounds must be None for a MaskedStudy (regressed out "
-                                 "when it was masked)")
-            data = imgs
+            self._check_fitted_study(imgs, confounds)
+            context = contextlib.nullcontext(imgs)
         else:
-            imgs = self._check_fitted_imgs(imgs)
-            context = self._study_array(imgs, confounds)
-            data = context.__enter__()
-        try:
+            context = self._study_array(self._check_fitted_imgs(imgs), confounds)
+        with context as data:
             if per_component:
                 return _explained_variance_per_component(data, self.components_)
             return _explained_variance_total(data, self.components_)
-        finally:
-            if not _is_masked_study(imgs):
-                context.__exit__(None, None, None)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")

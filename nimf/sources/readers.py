@@ -597,8 +597,6 @@ def as_source(X, *, name="X"):
 class Prefetcher:
     """Calls ``read(item)`` for each item in a background thread, ``depth`` ahead.
 
-    ``depth=0`` reads each item when it is asked for, in the calling thread.
-
     Iterating yields the results in order; an exception in the reader is raised
     in the caller at the item that failed.  ``close()`` stops reading ahead.
     """
@@ -606,11 +604,9 @@ class Prefetcher:
     def __init__(self, read, items, depth=1):
         self._read = read
         self._items = iter(items)
-        self._pool = None
-        if depth > 0:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nimf-reader")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nimf-reader")
         self._pending = deque()
-        for _ in range(depth):
+        for _ in range(max(1, depth)):
             self._submit()
 
     def _submit(self):
@@ -624,8 +620,6 @@ class Prefetcher:
         return self
 
     def __next__(self):
-        if self._pool is None:  # depth 0: read when asked, in this thread
-            return self._read(next(self._items))
         if not self._pending:
             raise StopIteration
         future = self._pending.popleft()
@@ -636,8 +630,7 @@ class Prefetcher:
         for future in self._pending:
             future.cancel()
         self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
 
     def __enter__(self):
         return self
