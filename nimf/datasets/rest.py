@@ -78,17 +78,15 @@ _TRUNCATE = 2.5              # Gaussian kernels are cut at 2.5 sigma
 
 def _check_common(n_subjects, n_scans, n_networks, t_r, snr, noise_fwhm,
                   network_fwhm, n_confounds):
-    return dict(
-        n_subjects=check_int(n_subjects, "n_subjects", min_val=1),
-        n_scans=check_int(n_scans, "n_scans", min_val=10),
-        n_networks=check_int(n_networks, "n_networks", min_val=1),
-        t_r=check_float(t_r, "t_r", low=0.0, low_open=True),
-        snr=check_float(snr, "snr", low=0.0, low_open=True),
-        noise_fwhm=check_float(noise_fwhm, "noise_fwhm", low=0.0),
-        network_fwhm=check_float(network_fwhm, "network_fwhm", low=0.0,
-                                 low_open=True),
-        n_confounds=check_int(n_confounds, "n_confounds", min_val=0),
-    )
+    """The parameters shared by the volume and surface studies, checked, in order."""
+    return (check_int(n_subjects, "n_subjects", min_val=1),
+            check_int(n_scans, "n_scans", min_val=10),
+            check_int(n_networks, "n_networks", min_val=1),
+            check_float(t_r, "t_r", low=0.0, low_open=True),
+            check_float(snr, "snr", low=0.0, low_open=True),
+            check_float(noise_fwhm, "noise_fwhm", low=0.0),
+            check_float(network_fwhm, "network_fwhm", low=0.0, low_open=True),
+            check_int(n_confounds, "n_confounds", min_val=0))
 
 
 def _plural(n, word):
@@ -436,12 +434,9 @@ def _volume_study(n_subjects, n_scans, n_networks, resolution, t_r, snr,
     """
     import nibabel as nib
 
-    params = _check_common(n_subjects, n_scans, n_networks, t_r, snr,
-                           noise_fwhm, network_fwhm, n_confounds)
-    n_subjects, n_scans, n_networks = (params["n_subjects"], params["n_scans"],
-                                       params["n_networks"])
-    t_r, snr, n_confounds = params["t_r"], params["snr"], params["n_confounds"]
-    noise_fwhm, network_fwhm = params["noise_fwhm"], params["network_fwhm"]
+    (n_subjects, n_scans, n_networks, t_r, snr, noise_fwhm, network_fwhm,
+     n_confounds) = _check_common(n_subjects, n_scans, n_networks, t_r, snr, noise_fwhm,
+                                  network_fwhm, n_confounds)
 
     grid_mask, affine, template, centres = _load_mask(mask, resolution)
     voxel_volume = float(abs(np.linalg.det(affine[:3, :3])))
@@ -933,12 +928,9 @@ def make_surface_rest_study(n_subjects=2, n_scans=150, n_networks=10,
     """
     from nilearn.surface import SurfaceImage
 
-    params = _check_common(n_subjects, n_scans, n_networks, t_r, snr,
-                           noise_fwhm, network_fwhm, n_confounds)
-    n_subjects, n_scans, n_networks = (params["n_subjects"], params["n_scans"],
-                                       params["n_networks"])
-    t_r, snr, n_confounds = params["t_r"], params["snr"], params["n_confounds"]
-    noise_fwhm, network_fwhm = params["noise_fwhm"], params["network_fwhm"]
+    (n_subjects, n_scans, n_networks, t_r, snr, noise_fwhm, network_fwhm,
+     n_confounds) = _check_common(n_subjects, n_scans, n_networks, t_r, snr, noise_fwhm,
+                                  network_fwhm, n_confounds)
 
     poly, thickness, depth = _surface_mesh(mesh)
     hemis = ("left", "right")
