@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["n_workers", "matmul", "matmul_sum", "by_rows", "submit"]
+__all__ = ["n_workers", "matmul", "matmul_sum", "by_rows", "submit", "bounds"]
 
 _POOL = None
 # below this many multiply-adds a product is not worth cutting
@@ -61,7 +61,8 @@ def submit(fn, *args, work=None):
     return _pool().submit(fn, *args)
 
 
-def _bounds(n, parts):
+def bounds(n, parts):
+    """``(lo, hi)`` ranges cutting ``range(n)`` in at most ``parts`` non-empty parts."""
     edges = np.linspace(0, n, parts + 1).astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
@@ -92,7 +93,7 @@ def matmul(a, b, out=None, axis=0):
         else:
             np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
 
-    _run(_bounds(size, parts), part)
+    _run(bounds(size, parts), part)
     return out
 
 
@@ -108,7 +109,7 @@ def matmul_sum(a, b):
     def part(lo, hi):
         results[lo] = a[:, lo:hi] @ b[lo:hi]
 
-    _run(_bounds(k, parts), part)
+    _run(bounds(k, parts), part)
     # summed in the order of the parts, whichever finished first: reproducible
     parts = [results[lo] for lo in sorted(results)]
     total = parts[0]
@@ -131,4 +132,4 @@ def by_rows(fn, n_rows, row_size=None, min_rows=2):
     if parts == 1:
         fn(0, n_rows)
         return
-    _run(_bounds(n_rows, parts), fn)
+    _run(bounds(n_rows, parts), fn)

@@ -145,3 +145,47 @@ def test_gather_sorted_reads_in_order_and_writes_where_asked(rng, dtype):
     out = np.empty((3, 20), dtype=dtype)
     kon.gather_sorted(X, rows, cols[dest], dest, out)
     np.testing.assert_array_equal(out, X[np.ix_(rows, cols)])
+
+
+def test_gather_many_writes_each_block_after_the_previous(rng, dtype):
+    X = rng.standard_normal((30, 200)).astype(dtype)
+    reads = [
+        # scattered columns
+        (np.array([3, 0, 29], dtype=np.int64), rng.permutation(200)[:17].astype(np.int64)),
+        # whole runs of consecutive columns (copied run by run)
+        (np.array([5], dtype=np.int64), np.r_[40:80, 120:160, 0:8].astype(np.int64)),
+        # one row, one column
+        (np.array([29], dtype=np.int64), np.array([199], dtype=np.int64)),
+        # a run shorter than the rule for runs, then scattered columns
+        (np.array([7, 7, 8], dtype=np.int64), np.r_[10:14, 3, 90, 91, 5].astype(np.int64)),
+    ]
+    rows = np.concatenate([r for r, _ in reads])
+    cols = np.concatenate([c for _, c in reads])
+    row_ptr = np.cumsum([0] + [len(r) for r, _ in reads]).astype(np.int64)
+    col_ptr = np.cumsum([0] + [len(c) for _, c in reads]).astype(np.int64)
+    total = sum(len(r) * len(c) for r, c in reads)
+    out = np.full(total + 3, -7.0, dtype=dtype)
+    kon.gather_many(X, rows, row_ptr, cols, col_ptr, out)
+    expected = np.concatenate([X[np.ix_(r, c)].ravel() for r, c in reads])
+    np.testing.assert_array_equal(out[:total], expected)
+    # nothing written past the blocks
+    np.testing.assert_array_equal(out[total:], -7.0)
+
+
+def test_first_nonfinite_row(dtype):
+    from nimf._kernels.checks import first_nonfinite_row
+
+    X = np.arange(60, dtype=dtype).reshape(6, 10)
+    assert first_nonfinite_row(X, 0, 6) == -1
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[4, 9] = bad
+        Y[2, 0] = bad
+        assert first_nonfinite_row(Y, 0, 6) == 2
+        assert first_nonfinite_row(Y, 3, 6) == 4
+        assert first_nonfinite_row(Y, 5, 6) == -1
+        assert first_nonfinite_row(Y, 0, 0) == -1
+    # the largest finite values are finite (x * 0 does not overflow)
+    big = np.full((2, 3), np.finfo(dtype).max, dtype=dtype)
+    big[1] *= -1
+    assert first_nonfinite_row(big, 0, 2) == -1

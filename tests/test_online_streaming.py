@@ -233,3 +233,17 @@ def test_permuted_arrays_in_memory_are_checked_once(planted, rng):
     perm = rng.permutation(X.shape[1])
     with pytest.raises(ValueError, match=r"NaN or infinite values \(in rows 123\)"):
         OnlineDictionaryLearning(**KW).fit(PermutedFeatures(X[:, perm], perm))
+
+
+def test_small_batches_read_in_groups_give_the_one_at_a_time_result(planted, monkeypatch):
+    from nimf.decomposition import online
+
+    est = OnlineDictionaryLearning(**KW)
+    est.fit(planted.X)
+    assert est._read_group(online.as_source(planted.X), est._check_params()) > 1
+    monkeypatch.setattr(online, "_MAX_GROUP", 1)
+    one = OnlineDictionaryLearning(**KW).fit(planted.X)
+    np.testing.assert_array_equal(est.components_, one.components_)
+    # the same bytes in all (a group's bytes are counted as its batches are used)
+    assert est.history_["bytes_read"][-1] == one.history_["bytes_read"][-1]
+    assert np.all(np.diff(est.history_["bytes_read"]) > 0)

@@ -226,3 +226,28 @@ def test_chunk_files_of_a_local_store_are_read_directly_and_once(matrix, tmp_pat
     with pytest.raises(ValueError, match=r"chunk \(0, 0\) of .*x\.zarr.* cannot be decoded"):
         as_source(z).read(np.array([0]), np.array([0]))
     assert isinstance(_ChunkFiles.for_array(z, "X"), _ChunkFiles)
+
+
+def test_planned_reads_fill_views_of_one_buffer(matrix, rng):
+    source = as_source(matrix)
+    reads = [(np.array([4, 1], dtype=np.int64), rng.permutation(matrix.shape[1])[:7]),
+             (np.array([0], dtype=np.int64), np.arange(3, 9)),
+             (np.array([2, 3, 5], dtype=np.int64), np.array([0]))]
+    need = sum(len(r) * len(c) for r, c in reads)
+    buffer = np.zeros(need, dtype=source.dtype)
+    run, blocks = source.plan_reads(reads, buffer)
+    assert source.bytes_read == 0
+    assert run() is blocks
+    for (rows, cols), block in zip(reads, blocks):
+        np.testing.assert_array_equal(block, matrix[np.ix_(rows, cols)])
+        assert np.shares_memory(block, buffer) and block.flags.c_contiguous
+    # bytes are counted as the blocks are used, not when read ahead
+    assert source.bytes_read == 0
+    source.count(blocks[0])
+    assert source.bytes_read == blocks[0].nbytes
+    with pytest.raises(ValueError, match=f"buffer holds {need - 1} values, the reads need "
+                                         f"{need}"):
+        source.plan_reads(reads, buffer[:-1])
+    # data converted or checked as read, and whole rows, are not planned
+    assert as_source(matrix.astype(np.int32)).plan_reads(reads, buffer) is None
+    assert source.plan_reads([(np.array([0]), None)], buffer) is None

@@ -53,6 +53,52 @@ def gather_sorted(X, rows, cols, dest, out):
 
 
 @njit(**JIT_KWARGS)
+def gather_many(X, rows, row_ptr, cols, col_ptr, out):
+    """Several gathers ``X[rows_g][:, cols_g]`` in one call, written one after another.
+
+    Read ``g`` takes rows ``rows[row_ptr[g]:row_ptr[g + 1]]`` and columns
+    ``cols[col_ptr[g]:col_ptr[g + 1]]``; its block is written row-major into
+    ``out``, right after the block of read ``g - 1``.  Columns that come in long
+    runs of consecutive indices (whole feature blocks) are copied run by run.
+    """
+    pos = 0
+    for g in range(row_ptr.shape[0] - 1):
+        r0 = row_ptr[g]
+        n_rows = row_ptr[g + 1] - r0
+        c = cols[col_ptr[g]:col_ptr[g + 1]]
+        n_cols = c.shape[0]
+        block = out[pos:pos + n_rows * n_cols].reshape((n_rows, n_cols))
+        pos += n_rows * n_cols
+        # runs of consecutive columns
+        starts = np.empty(n_cols, dtype=np.int64)
+        lengths = np.empty(n_cols, dtype=np.int64)
+        n_runs = 0
+        f = 0
+        while f < n_cols:
+            n = 1
+            while f + n < n_cols and c[f + n] == c[f] + n:
+                n += 1
+            starts[n_runs] = c[f]
+            lengths[n_runs] = n
+            n_runs += 1
+            f += n
+        if 8 * n_runs <= n_cols:
+            for i in range(n_rows):
+                src = X[rows[r0 + i]]
+                dst = block[i]
+                f = 0
+                for r in range(n_runs):
+                    n = lengths[r]
+                    dst[f:f + n] = src[starts[r]:starts[r] + n]
+                    f += n
+        else:
+            for i in range(n_rows):
+                r = rows[r0 + i]
+                for f in range(n_cols):
+                    block[i, f] = X[r, c[f]]
+
+
+@njit(**JIT_KWARGS)
 def gather_columns(D, cols, out):
     """``out[:, f] = D[:, cols[f]]``."""
     for j in range(D.shape[0]):

@@ -34,8 +34,8 @@ from .._kernels import projections as _proj
 from .._workspace import Workspace
 from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
                            check_source)
-from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
-                       is_large_input, step_generator)
+from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, check_finite_array,
+                       default_block_size, is_large_input, step_generator)
 from ..sources.checkpoint import checkpoint_path
 from ._ica_start import ica_start
 from ._online_state import (State, Tracker, get_persistent_state, objective_value,
@@ -58,6 +58,8 @@ _GROUP = 16
 # steps reading fewer elements (batch x sampled features) start reading the
 # next batch as soon as theirs is no longer needed
 _EARLY_READ = 2 ** 20
+# at most this many small batches are read per hand-over to the reading thread
+_MAX_GROUP = 8
 
 # keys of the random generators derived from a fit's entropy: each step, epoch,
 # start, feature permutation and restart draws from its own generator, so a draw
@@ -422,8 +424,11 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return params
 
     def _validate_X(self, X, reset):
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                             reset=reset, ensure_min_samples=1, ensure_min_features=1)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=reset,
+                          ensure_min_samples=1, ensure_min_features=1,
+                          ensure_all_finite=False)
+        check_finite_array(X, "X")
+        return X
 
     def _as_source(self, X, reset):
         """A source for ``X``: arrays in memory are validated whole, others by block."""
@@ -929,6 +934,10 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             with Prefetcher(self._reader(source, params), items, 1) as batches:
                 yield from batches
             return
+        group = self._read_group(source, params)
+        if group > 1:
+            yield from self._grouped_batches(source, items, group)
+            return
         read = self._reader(source, params)
         read_alone = self._reader(source, params, parallel=False)
         state = self._state
@@ -968,6 +977,78 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             if self._reading is not None:
                 self._reading.result()
                 self._reading = None
+
+    def _read_group(self, source, params):
+        """Batches read per hand-over to the reading thread (1: one at a time).
+
+        Small steps of subsampled data in memory spend more time handing the
+        reading of the next batch to a thread, and contending with it for the
+        interpreter, than reading: several batches are then read by one call
+        of a compiled gather, planned in this thread, while the steps of the
+        previous group compute.
+        """
+        blocks = self._blocks
+        if (blocks.full or params["code_method"] == "full"
+                or not hasattr(source, "plan_reads")):
+            return 1
+        work = params["batch_size"] * blocks.n_draw * blocks.block_size
+        if work >= _EARLY_READ:
+            return 1
+        return int(min(_MAX_GROUP, max(2, _EARLY_READ // work)))
+
+    def _grouped_batches(self, source, items, group):
+        """The batches of ``items``, read ``group`` at a time one group ahead."""
+        state = self._state
+        ws = self._workspace()
+
+        def plan(index, parts=1):
+            """The next group: ``(runs, items)``, its reads cut in ``parts``."""
+            chunk = list(itertools.islice(items, group))
+            if not chunk:
+                return None
+            reads = [(rows, positions if state.storage_cols is None
+                      else state.storage_cols[positions]) for rows, _, positions, _ in chunk]
+            sizes = [len(rows) * len(cols) for rows, cols in reads]
+            buffer = ws.get(f"Xs{index}", (sum(sizes),), source.dtype)
+            runs, pos = [], 0
+            for lo, hi in _parallel.bounds(len(reads), parts):
+                size = sum(sizes[lo:hi])
+                planned = source.plan_reads(reads[lo:hi], buffer[pos:pos + size])
+                if planned is None:  # pragma: no cover - _read_group checked the source
+                    raise RuntimeError("the source cannot plan grouped reads")
+                runs.append(planned[0])
+                pos += size
+            return runs, [(ids, positions, order) for _, ids, positions, order in chunk]
+
+        def run_all(runs):
+            return [block for run in runs for block in run()]
+
+        # the first group is read now, with every core
+        current = plan(0, _parallel.n_workers())
+        if current is None:
+            return
+        parts = current[0]
+        futures = [_parallel.submit(run) for run in parts[1:]]
+        blocks = parts[0]() + [block for future in futures for block in future.result()]
+        index = 0
+        pending = None
+        try:
+            while current is not None:
+                index ^= 1
+                following = plan(index)
+                # the next group is gathered on a worker thread during these steps
+                pending = (None if following is None
+                           else _parallel.submit(run_all, following[0]))
+                for (ids, positions, order), Xs in zip(current[1], blocks):
+                    source.count(Xs)
+                    yield ids, Xs, positions, order, None
+                if pending is not None:
+                    blocks = pending.result()
+                    pending = None
+                current = following
+        finally:
+            if pending is not None:
+                pending.result()
 
     def _end_epoch(self, source, params, plan, n_epochs):
         """Close an epoch: refresh, restart unused atoms, convergence and callback."""

@@ -10,10 +10,12 @@ reader thread that prefetches the next block, and atomic checkpoints
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .readers import (ArraySource, CenteredSource, DaskSource, PermutedFeatures, Prefetcher,
-                      RowSubset, ZarrSource, as_source, is_large_input)
+                      RowSubset, ZarrSource, as_source, check_finite_array,
+                      is_large_input)
 from .sampling import FeatureBlocks, RowBatches, default_block_size, step_generator
 
 __all__ = ["ArraySource", "RowSubset", "DaskSource", "ZarrSource", "PermutedFeatures",
-           "CenteredSource", "Prefetcher", "as_source", "is_large_input", "FeatureBlocks",
+           "CenteredSource", "Prefetcher", "as_source", "check_finite_array", "is_large_input",
+           "FeatureBlocks",
            "RowBatches",
            "default_block_size", "step_generator", "save_checkpoint", "load_checkpoint"]
