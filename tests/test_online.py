@@ -372,7 +372,7 @@ def test_verbose_shows_a_progress_bar(planted, capsys):
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("X,match", [
     (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), "infinity"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "infinite"),
     (np.arange(5.0), "2D"),
     (np.empty((0, 4)), "0 sample"),
     (np.empty((3, 0)), "0 feature"),

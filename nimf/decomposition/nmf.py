@@ -42,12 +42,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _validation
 from .._kernels import nmf as _nmf
-from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
-                           check_source)
+from .._validation import (check_bool, check_codes, check_finite_result, check_float,
+                           check_int, check_matrix, check_option, check_source,
+                           validate_matrix)
 from ..sources import is_large_input
 
 __all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
@@ -716,8 +717,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return p
 
     def _validate_X(self, X, reset, params):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          reset=reset, ensure_min_samples=1, ensure_min_features=1)
+        X = validate_matrix(self, X, reset)
         _check_block(X, 0, params)
         return X
 
@@ -730,7 +730,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _check_factor(self, A, shape, name, X, nonneg=True):
         if A is None:
             raise ValueError(f"init='custom' needs {name}, got None")
-        A = np.asarray(A)
+        A = check_matrix(A, name, min_samples=0, min_features=0)
         if A.shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got an array of shape {A.shape}")
         if not np.all(np.isfinite(A)):

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .. import _parallel
@@ -32,8 +32,9 @@ from .._kernels import codes as _codes
 from .._kernels import online as _online
 from .._kernels import projections as _proj
 from .._workspace import Workspace
-from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
-                           check_source)
+from .._validation import (check_bool, check_codes, check_finite_result, check_float,
+                           check_int, check_matrix, check_option, check_source,
+                           validate_matrix)
 from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
                        is_large_input, step_generator)
 from ..sources.checkpoint import checkpoint_path
@@ -422,8 +423,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return params
 
     def _validate_X(self, X, reset):
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                             reset=reset, ensure_min_samples=1, ensure_min_features=1)
+        return validate_matrix(self, X, reset)
 
     def _as_source(self, X, reset):
         """A source for ``X``: arrays in memory are validated whole, others by block."""
@@ -847,7 +847,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 out[:, src.feature_order] = V
                 V = out
         else:
-            V = np.asarray(validation)
+            V = check_matrix(validation, "validation")
         if V.ndim != 2 or V.shape[1] != p or V.shape[0] < 1:
             raise ValueError(f"validation must be an array of shape (n_valid, {p}), got an "
                              f"array of shape {V.shape}")
