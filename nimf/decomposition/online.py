@@ -64,6 +64,10 @@ _EARLY_READ = 2 ** 20
 # start, feature permutation and restart draws from its own generator, so a draw
 # never depends on when (or in which thread) it is made
 _KEY_STEP, _KEY_EPOCH, _KEY_INIT, _KEY_PERM, _KEY_REINIT = range(5)
+# what to do when the components overflow
+_DIVERGED_HINT = ("scale your data (e.g. divide X by its largest absolute value) or lower "
+                  "learning_rate")
+
 
 class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                BaseEstimator):
@@ -868,6 +872,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         try:
             while stop is None:
                 stop = self._run_epoch(source, params, plan, track)
+                # before anything is recorded or saved to the checkpoint
+                check_finite_result(type(self).__name__, {"components_": state.D},
+                                    _DIVERGED_HINT)
                 if stop is None:
                     stop = self._end_epoch(source, params, plan, n_epochs)
                     track.record()
@@ -1087,6 +1094,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 self._step(batch_ids, Xs, positions, order, params, X_full)
             self._refresh(params)
         self._ws = None
+        check_finite_result(type(self).__name__, {"components_": state.D}, _DIVERGED_HINT)
         self.components_ = state.to_original(state.D)
         if self.callback is not None:
             self.callback(self)

@@ -438,6 +438,8 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     def _store(self, components, energy, n_iter):
         """Order the components by energy, fix their signs and store them."""
+        check_finite_result("SparsePCA", {"components_": components},
+                            "scale your data (e.g. divide X by its largest absolute value)")
         k = components.shape[0]
         components = components[np.argsort(-energy, kind="stable")]
 
