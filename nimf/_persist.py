@@ -10,6 +10,8 @@ cannot execute code.
 
 import importlib
 import json
+import math
+import struct
 import numbers
 import os
 import warnings
@@ -176,12 +178,15 @@ def _read_arrays(path):
 
     if os.path.getsize(path) == 0:
         raise _bad(path, "the file is empty")
+    # what zipfile, zlib and numpy raise on damaged archives (NotImplementedError:
+    # an unknown zip version or compression; RuntimeError: an encrypted member)
+    errors = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
+              NotImplementedError, RuntimeError, OverflowError, struct.error)
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except errors:
         raise _bad(path, "it is not a complete .npz archive (truncated, corrupted or "
                          "another kind of file)") from None
-    errors = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError)
     with archive:
         # every header first: an array of objects is refused before any data are read
         for member in archive.namelist():
@@ -190,7 +195,11 @@ def _read_arrays(path):
                 raise _bad(path, f"it holds {member!r}, which is not an array")
             try:
                 with archive.open(member) as handle:
-                    _, _, dtype = _read_npy_header(handle)
+                    shape, _, dtype = _read_npy_header(handle)
+                    declared = math.prod(shape) * dtype.itemsize + handle.tell()
+                if declared > archive.getinfo(member).file_size:
+                    raise ValueError(f"its header announces {declared} bytes, the archive "
+                                     f"holds {archive.getinfo(member).file_size}")
             except errors as exc:
                 raise _bad(path, f"the array {key!r} is damaged ({type(exc).__name__}: "
                                  f"{exc})") from None

@@ -184,7 +184,8 @@ def _as_numeric(X, name, what):
                     float(value)
                     continue
                 except ValueError:
-                    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+                    text = (value.decode(errors="replace") if isinstance(value, bytes)
+                            else str(value))
                     raise ValueError(f"{name} must hold numbers, got text {text!r:.40} at "
                                      f"position {where} (dtype {arr.dtype})") from None
             raise TypeError(f"{name} must hold numbers: float() argument must be a string "

@@ -384,7 +384,7 @@ def test_bad_data_is_rejected(X, match):
 
 @pytest.mark.parametrize("params,match", [
     (dict(n_components=0), "n_components must be a positive int, got 0"),
-    (dict(n_components=11), r"n_components must be <= n_features \(10\), got n_components=11"),
+    (dict(n_components=11), r"n_components must be <= n_features \(10, the columns of X\), got n_components=11"),
     (dict(n_components=2.5), "n_components must be an int"),
     (dict(reduction=0.5), r"reduction must be in \[1, inf\), got 0.5"),
     (dict(code_method="fast"), "code_method must be one of 'gram', 'average', 'masked', 'full', got 'fast'"),

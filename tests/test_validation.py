@@ -16,7 +16,8 @@ ESTIMATORS = [lambda: OnlineDictionaryLearning(2, n_epochs=1, random_state=0),
 
 
 @pytest.mark.parametrize("X,error,match", [
-    ([["a", "b"], ["c", "d"]], ValueError, r"X must hold numbers, got text 'a' at position \(0, 0\)"),
+    ([["a", "b"], ["c", "d"]], ValueError,
+     r"X must hold numbers, got text 'a' at position \(0, 0\)"),
     ([[1.0, 2.0], [3.0]], ValueError, r"X must be .*ragged sequence \(rows of lengths \[2, 1\]\)"),
     (np.array([[1, {"a": 1}]], dtype=object), TypeError, r"X must hold numbers: .*got dict"),
     (np.ones((3, 2)) + 1j, ValueError, "X must hold real numbers: Complex data not supported"),

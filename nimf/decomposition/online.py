@@ -343,7 +343,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         p["n_components"] = check_int(self.n_components, "n_components", min_val=1)
         if n_features is not None and p["n_components"] > n_features:
             raise ValueError(
-                f"n_components must be <= n_features ({n_features}), "
+                f"n_components must be <= n_features ({n_features}, the columns of X), "
                 f"got n_components={p['n_components']}")
         p["alpha"] = check_float(self.alpha, "alpha", low=0.0)
         p["code_l1_ratio"] = check_float(self.code_l1_ratio, "code_l1_ratio",

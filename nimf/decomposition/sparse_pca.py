@@ -346,7 +346,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             k = n_features
         if k > n_features:
             raise ValueError(
-                f"n_components must be <= n_features ({n_features}), got "
+                f"n_components must be <= n_features ({n_features}, the columns of X), got "
                 f"n_components={k}")
         p["n_components"] = k
         p["alpha"] = check_float(self.alpha, "alpha", low=0.0)
