@@ -10,6 +10,8 @@ cannot execute code.
 
 import importlib
 import json
+import math
+import struct
 import numbers
 import os
 import warnings
@@ -111,8 +113,229 @@ def save_model(estimator, path):
     return path
 
 
+# The arrays of each model: key in the file -> (shape, kind, required).  Letters
+# in a shape are sizes that must agree across the arrays of one file (k
+# components, p features, u users, i items, ...); kinds: "f" finite floats, "i"
+# integers, "v" ids (numbers or text).
+_ARRAYS = {
+    "OnlineDictionaryLearning": {
+        "attr__components_": (("k", "p"), "f", True),
+        "state__D": (("k", "p"), "f", False), "state__S": (("k", "k"), "f", False),
+        "state__B": (("k", "p"), "f", False), "state__G": (("k", "k"), "f", False),
+        "state__norms": (("k",), "f", False), "state__feature_counts": (("p",), "i", False),
+        "state__sample_counts": (("m",), "i", False),
+        "state__beta_avg": (("a", "k"), "f", False), "state__codes": (("c", "k"), "f", False),
+        "state__feature_map": (("p",), "i", False), "state__storage_cols": (("s",), "i", False),
+    },
+    "NMF": {
+        "attr__components_": (("k", "p"), "f", True),
+        "state__stats_A": (("k", "a"), "f", False), "state__stats_B": (("k", "p"), "f", False),
+    },
+    "SparsePCA": {
+        "attr__components_": (("k", "p"), "f", True), "attr__mean_": (("p",), "f", True),
+    },
+    "MatrixCompletion": {
+        "attr__user_factors_": (("u", "k"), "f", True),
+        "attr__item_factors_": (("i", "k"), "f", True),
+        "attr__user_bias_": (("u",), "f", True), "attr__item_bias_": (("i",), "f", True),
+        "attr__user_ids_": (("u",), "v", False), "attr__item_ids_": (("i",), "v", False),
+        "state__seen_indptr": (("u+1",), "i", True), "state__seen_indices": (("r",), "i", True),
+        "state__seen_data": (("r",), "f", True),
+        "state__user_ids": (("u",), "v", True), "state__item_ids": (("i",), "v", True),
+    },
+}
+# what each estimator needs in the header's "state" (checked before it is used)
+_STATE_SCALARS = {
+    "OnlineDictionaryLearning": {"n_samples_seen": int, "entropy": int, "n_steps": int,
+                                 "n_iter": int, "n_reinit": int, "block_size": int,
+                                 "reduction": float},
+    "MatrixCompletion": {"rating_scale": list, "history": list, "n_items": int,
+                         "user_ids_kind": str, "item_ids_kind": str},
+    "NMF": {}, "SparsePCA": {},
+}
+_PICKLE = ("holds Python objects (a pickle); nimf model files hold plain arrays only and "
+           "are never unpickled")
+
+
+def _bad(path, what):
+    return ValueError(f"{path!r} is not a valid nimf model file: {what}")
+
+
+def _read_npy_header(handle):
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(handle)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(handle)
+    raise ValueError(f"unsupported .npy format version {version}")
+
+
+def _read_arrays(path):
+    """Every array of the archive at ``path``, each header checked before its data
+    are read: an array of Python objects (a pickle) is refused unread."""
+    import zipfile
+    import zlib
+
+    if os.path.getsize(path) == 0:
+        raise _bad(path, "the file is empty")
+    # what zipfile, zlib and numpy raise on damaged archives (NotImplementedError:
+    # an unknown zip version or compression; RuntimeError: an encrypted member)
+    errors = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
+              NotImplementedError, RuntimeError, OverflowError, struct.error)
+    try:
+        archive = zipfile.ZipFile(path)
+    except errors:
+        raise _bad(path, "it is not a complete .npz archive (truncated, corrupted or "
+                         "another kind of file)") from None
+    with archive:
+        # every header first: an array of objects is refused before any data are read
+        for member in archive.namelist():
+            key = member[:-4] if member.endswith(".npy") else member
+            if not member.endswith(".npy"):
+                raise _bad(path, f"it holds {member!r}, which is not an array")
+            try:
+                with archive.open(member) as handle:
+                    shape, _, dtype = _read_npy_header(handle)
+                    declared = math.prod(shape) * dtype.itemsize + handle.tell()
+                if declared > archive.getinfo(member).file_size:
+                    raise ValueError(f"its header announces {declared} bytes, the archive "
+                                     f"holds {archive.getinfo(member).file_size}")
+            except errors as exc:
+                raise _bad(path, f"the array {key!r} is damaged ({type(exc).__name__}: "
+                                 f"{exc})") from None
+            if dtype.hasobject:
+                raise _bad(path, f"the array {key!r} {_PICKLE}")
+    arrays = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            try:
+                arrays[key] = data[key]
+            except errors as exc:
+                raise _bad(path, f"the array {key!r} is damaged ({type(exc).__name__}: "
+                                 f"{exc})") from None
+    return arrays
+
+
+def _read_header(path, arrays):
+    if "__header__" not in arrays:
+        raise _bad(path, "it has no nimf header (is it a model saved by nimf.save_model?)")
+    raw = arrays.pop("__header__")
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise _bad(path, f"its header must be a JSON text, got an array of shape {raw.shape} "
+                         f"and dtype {raw.dtype}")
+    try:
+        header = json.loads(str(raw))
+    except ValueError as exc:
+        raise _bad(path, f"its header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise _bad(path, f"its header must be a JSON object, got {type(header).__name__}")
+    if header.get("format") != FORMAT_VERSION:
+        raise _bad(path, f"unsupported nimf model format {header.get('format')!r}, expected "
+                         f"{FORMAT_VERSION}")
+    name = header.get("cls")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise _bad(path, f"unknown estimator class {name!r}; nimf loads "
+                         f"{sorted(_REGISTRY)}")
+    for key in ("params", "fitted", "state"):
+        if not isinstance(header.get(key), dict):
+            raise _bad(path, f"the header's {key!r} must be a JSON object, got "
+                             f"{type(header.get(key)).__name__}")
+    return header
+
+
+def _check_arrays(path, name, arrays):
+    """Shapes that agree, numeric kinds and finite values, for every array."""
+    spec = _ARRAYS[name]
+    sizes = {}
+    for key in arrays:
+        if key.startswith("param__"):
+            continue
+        if key not in spec:
+            raise _bad(path, f"the header names the class {name}, but the file holds the "
+                             f"array {key!r}, which a {name} does not have (expected "
+                             f"{sorted(spec)})")
+    for key, (shape, kind, required) in spec.items():
+        if key not in arrays:
+            if required:
+                raise _bad(path, f"the array {key!r} of a {name} is missing")
+            continue
+        value = arrays[key]
+        if value.ndim != len(shape):
+            raise _bad(path, f"the array {key!r} must have {len(shape)} dimension(s), got "
+                             f"shape {value.shape}")
+        for symbol, size in zip(shape, value.shape):
+            offset = 1 if symbol.endswith("+1") else 0
+            symbol = symbol[:-2] if offset else symbol
+            expected = sizes.setdefault(symbol, size - offset)
+            if size - offset != expected:
+                raise _bad(path, f"the array {key!r} has shape {value.shape}, which does not "
+                                 f"match the other arrays ({symbol} = {expected})")
+        if kind == "f":
+            if value.dtype.kind != "f":
+                raise _bad(path, f"the array {key!r} must hold floats, got dtype {value.dtype}")
+            if not np.all(np.isfinite(value)):
+                raise _bad(path, f"the array {key!r} holds "
+                                 f"{int(np.sum(~np.isfinite(value)))} NaN or infinite values")
+        elif kind == "i" and value.dtype.kind not in "iu":
+            raise _bad(path, f"the array {key!r} must hold integers, got dtype {value.dtype}")
+        elif kind == "v" and value.dtype.kind not in "iufU":
+            raise _bad(path, f"the array {key!r} must hold ids (numbers or text), got dtype "
+                             f"{value.dtype}")
+    return sizes
+
+
+def _check_scalars(path, name, header, sizes):
+    for key, value in header["fitted"].items():
+        if not (isinstance(key, str) and key.endswith("_")) or not (
+                value is None or isinstance(value, (bool, int, float, str))):
+            raise _bad(path, f"the fitted attribute {key!r} must be a number, text or "
+                             f"null, got {value!r:.40}")
+    for key, symbol in (("n_features_in_", "p"), ("n_components_", "k")):
+        value = header["fitted"].get(key)
+        if value is not None and symbol in sizes and value != sizes[symbol]:
+            raise _bad(path, f"{key} is {value!r}, but the arrays have {sizes[symbol]}")
+    state = header["state"]
+    if not state:
+        return
+    for key, kind in _STATE_SCALARS[name].items():
+        value = state.get(key)
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and np.isfinite(value)
+        if not ok:
+            raise _bad(path, f"the saved state's {key!r} must be a {kind.__name__}, got "
+                             f"{value!r:.40}")
+    if name == "MatrixCompletion":
+        scale = state["rating_scale"]
+        if len(scale) != 2 or not all(isinstance(v, (int, float)) and np.isfinite(v)
+                                      for v in scale) or scale[0] > scale[1]:
+            raise _bad(path, f"the rating scale must be [low, high], got {scale!r:.40}")
+        for which in ("user", "item"):
+            if state[f"{which}_ids_kind"] not in ("str", "int", "array"):
+                raise _bad(path, f"unknown {which} id kind {state[f'{which}_ids_kind']!r}")
+        if state["n_items"] != sizes.get("i"):
+            raise _bad(path, f"n_items is {state['n_items']}, but the arrays have "
+                             f"{sizes.get('i')} items")
+
+
+def _check_ratings_pattern(path, arrays, sizes):
+    indptr = arrays["state__seen_indptr"]
+    indices = arrays["state__seen_indices"]
+    if indptr[0] != 0 or indptr[-1] != indices.size or np.any(np.diff(indptr) < 0):
+        raise _bad(path, "the training pattern (seen_indptr) is not a valid CSR index")
+    if indices.size and (indices.min() < 0 or indices.max() >= sizes["i"]):
+        raise _bad(path, f"the training pattern refers to items outside [0, {sizes['i']})")
+
+
 def load_model(path):
     """Load an estimator saved by :func:`save_model` (no code is executed).
+
+    Every array is checked (shape, consistency with the others, dtype, finite
+    values) before a model is returned; a file that is empty, truncated,
+    corrupted, of another kind, or whose header or arrays do not describe a nimf
+    model raises a ValueError naming the file and what is wrong.  Arrays of
+    Python objects (pickles) are refused without being read.
 
     Parameters
     ----------
@@ -123,26 +346,42 @@ def load_model(path):
     estimator : nimf estimator
         Fitted, and able to resume ``partial_fit`` where it stopped.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"no model file at {path!r}")
-    with np.load(path, allow_pickle=False) as data:
-        if "__header__" not in data.files:
-            raise ValueError(f"{path!r} is not a nimf model file (no header)")
-        header = json.loads(str(data["__header__"]))
-        arrays = {key: data[key] for key in data.files if key != "__header__"}
-    if header.get("format") != FORMAT_VERSION:
-        raise ValueError(
-            f"unsupported nimf model format {header.get('format')!r}, expected {FORMAT_VERSION}")
-    if header.get("cls") not in _REGISTRY:
-        raise ValueError(f"unknown estimator class {header.get('cls')!r} in {path!r}")
-    module, attr = _REGISTRY[header["cls"]]
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, expected a model file (.npz)")
+    arrays = _read_arrays(path)
+    header = _read_header(path, arrays)
+    name = header["cls"]
+    module, attr = _REGISTRY[name]
     cls = getattr(importlib.import_module(module), attr)
+    sizes = _check_arrays(path, name, arrays)
+    _check_scalars(path, name, header, sizes)
+    if name == "MatrixCompletion":
+        _check_ratings_pattern(path, arrays, sizes)
     params = dict(header["params"])
     for key, value in arrays.items():
         if key.startswith("param__"):
             params[key[len("param__"):]] = value
+    known = set(cls().get_params(deep=False))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise _bad(path, f"the header names the class {name}, but {unknown} are not "
+                         f"parameters of {name}")
     estimator = cls(**params)
+    try:
+        if name == "SparsePCA":
+            estimator._check_params(sizes["p"])
+        else:
+            estimator._check_params()
+    except (TypeError, ValueError) as exc:
+        raise _bad(path, f"invalid parameters of {name}: {exc}") from None
+    k = params.get("n_components")
+    if name == "MatrixCompletion" and k != sizes["k"]:
+        raise _bad(path, f"n_components is {k!r}, but the factors have {sizes['k']} columns")
     for key, value in header["fitted"].items():
         setattr(estimator, key, value)
     state_arrays = {}
@@ -152,5 +391,9 @@ def load_model(path):
         elif key.startswith("state__"):
             state_arrays[key[len("state__"):]] = value
     if hasattr(estimator, "_set_persistent_state") and header.get("state"):
-        estimator._set_persistent_state(state_arrays, header["state"])
+        try:
+            estimator._set_persistent_state(state_arrays, header["state"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad(path, f"the saved state of the {name} is incomplete or damaged "
+                             f"({type(exc).__name__}: {exc})") from None
     return estimator

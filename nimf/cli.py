@@ -21,8 +21,10 @@
     ``nimf demo --ratings`` does the same on generated MovieLens-like ratings.
 
 Nothing is written when the inputs are invalid, and a failed run leaves no
-partial output: files are written to a temporary folder next to ``--out`` and
-moved in place at the end.
+partial output: a result is written to a new folder next to ``--out`` and
+swapped in when complete, so a previous result at ``--out`` stays whole until
+then (and is kept if the run fails).  A folder at ``--out`` holding files that
+are not a nimf result is refused unless ``--overwrite``.
 """
 
 import argparse
@@ -108,35 +110,84 @@ def _matched_correlation(found, truth):
     return float(match_components(truth, found, metric="correlation").score)
 
 
-class _StagedOutput:
-    """Write into a temporary folder beside ``out``; move the files in on success."""
+# the file that marks a folder as a nimf result (which a new run may replace)
+_RESULT_MARK = ".nimf-result.json"
 
-    def __init__(self, out):
+
+class _StagedOutput:
+    """Write a result into a new folder beside ``out``, swapped in when complete.
+
+    The previous result at ``out`` stays whole until the new one is complete, and
+    is untouched when the run fails.  A folder at ``out`` holding files that are
+    not a nimf result (no ``.nimf-result.json``) is refused before any work,
+    unless ``overwrite``.
+    """
+
+    def __init__(self, out, overwrite=False, command="nimf"):
         self.out = os.path.abspath(out)
+        self.command = command
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ValueError(f"--out must be a directory, got the file {out!r}")
         parent = os.path.dirname(self.out) or "."
         if not os.path.isdir(parent):
             raise ValueError(f"--out: the parent folder {parent!r} does not exist")
+        if os.path.isdir(self.out) and not overwrite:
+            entries = sorted(os.listdir(self.out))
+            if entries and _RESULT_MARK not in entries:
+                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+                raise ValueError(
+                    f"--out {out!r} holds files that are not a nimf result ({shown}); give "
+                    "a new or empty folder, or --overwrite to replace the folder")
         self.tmp = None
 
     def __enter__(self):
         import tempfile
 
-        self.tmp = tempfile.mkdtemp(prefix=".nimf-", dir=os.path.dirname(self.out))
+        self.tmp = tempfile.mkdtemp(prefix=".nimf-new-", dir=os.path.dirname(self.out))
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
+        import json
         import shutil
+        import tempfile
 
         try:
             if exc_type is None:
-                os.makedirs(self.out, exist_ok=True)
-                for name in sorted(os.listdir(self.tmp)):
-                    os.replace(os.path.join(self.tmp, name), os.path.join(self.out, name))
+                with open(os.path.join(self.tmp, _RESULT_MARK), "w", encoding="utf-8") as f:
+                    json.dump({"command": self.command,
+                               "files": sorted(os.listdir(self.tmp))}, f)
+                if not os.path.exists(self.out):
+                    os.rename(self.tmp, self.out)
+                else:
+                    # two renames: the old result is whole until the new one is in
+                    # place, and is put back if the second rename fails
+                    old = tempfile.mkdtemp(prefix=".nimf-old-", dir=os.path.dirname(self.out))
+                    os.rmdir(old)
+                    os.rename(self.out, old)
+                    try:
+                        os.rename(self.tmp, self.out)
+                    except BaseException:
+                        os.rename(old, self.out)
+                        raise
+                    shutil.rmtree(old, ignore_errors=True)
         finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            if os.path.isdir(self.tmp):
+                shutil.rmtree(self.tmp, ignore_errors=True)
         return False
+
+
+def _check_args(args, constraints):
+    """Check command-line values before any work, naming their flags."""
+    for key, constraint in constraints.items():
+        value = getattr(args, key, None)
+        setattr(args, key, constraint(value, "--" + key.replace("_", "-")))
+
+
+def _completion_constraints():
+    from nimf._validation import Int, Real
+
+    return {"n_components": Int(0, none=True), "n_epochs": Int(1, none=True), "n": Int(1),
+            "test_size": Real(0.0, 1.0, closed="left")}
 
 
 def _write_outputs(folder, estimator, summary, title):
@@ -169,7 +220,7 @@ def _fmri_demo(args):
     from nimf.datasets import make_rest_study
     from nimf.neuro import DictLearning
 
-    staging = _StagedOutput(args.out)
+    staging = _StagedOutput(args.out, args.overwrite, "demo")
     print(f"Generating a resting-state study: {args.n_subjects} subjects x {args.n_scans} "
           f"scans at {args.resolution:g} mm, {args.n_networks} planted networks...")
     study = make_rest_study(n_subjects=args.n_subjects, n_scans=args.n_scans,
@@ -250,7 +301,8 @@ def _complete(ratings, args, out, description):
     from nimf import save_model
     from nimf.ratings import MatrixCompletion, train_test_split_ratings
 
-    staging = _StagedOutput(out)
+    _check_args(args, _completion_constraints())
+    staging = _StagedOutput(out, args.overwrite, "recommend")
     params = dict(n_components=args.n_components, solver=args.solver,
                   n_epochs=args.n_epochs, duplicates=args.duplicates,
                   random_state=args.seed, verbose=bool(args.verbose))
@@ -265,6 +317,13 @@ def _complete(ratings, args, out, description):
         ([0, 0, 1, 1], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0]))
     if args.test_size > 0:
         train, test = train_test_split_ratings(ratings, args.test_size, random_state=args.seed)
+        if len(test) == 0:
+            raise ValueError(
+                f"--test-size {args.test_size:g} held out no rating: every user keeps at least "
+                f"one rating for training, and these {n_users} users have "
+                f"{len(ratings) / max(n_users, 1):.1f} ratings each on average; give more "
+                "ratings per user, a larger --test-size, or --test-size 0 to skip the "
+                "held-out RMSE")
         t0 = time.perf_counter()
         model.fit(train)
         elapsed = time.perf_counter() - t0
@@ -382,7 +441,7 @@ def _decompose_study(args, path):
                          "regressed out when it was masked (nimf mask --confounds)")
     if args.mask is not None:
         raise ValueError("--mask is for images: a masked study is used with its own mask")
-    staging = _StagedOutput(args.out)
+    staging = _StagedOutput(args.out, args.overwrite, "decompose")
     study = MaskedStudy.open(path)
     dl = DictLearning(n_components=args.n_components, t_r=args.t_r,
                       smoothing_fwhm=args.smoothing_fwhm, alpha=args.alpha,
@@ -418,14 +477,24 @@ def _decompose_study(args, path):
     return 0
 
 
+def _decompose_constraints():
+    from nimf._validation import Int, Real
+
+    return {"n_components": Int(1), "alpha": Real(0.0), "n_epochs": Int(1),
+            "reduction": Real(1.0), "t_r": Real(0.0, closed="neither", none=True),
+            "smoothing_fwhm": Real(0.0, none=True),
+            "max_time": Real(0.0, closed="neither", none=True)}
+
+
 def _decompose(args):
     from nimf.neuro import DictLearning
     from nimf.neuro._base import _check_study
     from nimf.neuro.study import _is_study
 
+    _check_args(args, _decompose_constraints())
     if len(args.imgs) == 1 and os.path.isdir(args.imgs[0]) and _is_study(args.imgs[0]):
         return _decompose_study(args, args.imgs[0])
-    staging = _StagedOutput(args.out)
+    staging = _StagedOutput(args.out, args.overwrite, "decompose")
     imgs, surface = _command_images(args)
     smoothing = args.smoothing_fwhm
     if all(surface):
@@ -574,6 +643,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="extract networks from a built-in resting-state study")
     demo.add_argument("--out", default="nimf_demo_output", help="output directory")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace --out even if it holds files that are not a nimf result")
     demo.add_argument("--n-subjects", type=int, default=5)
     demo.add_argument("--n-scans", type=int, default=150)
     demo.add_argument("--n-networks", type=int, default=16)
@@ -600,6 +671,8 @@ def build_parser():
                                              "masked study (study.zarr)")
     dec.add_argument("--n-components", type=int, required=True)
     dec.add_argument("--out", required=True, help="output directory")
+    dec.add_argument("--overwrite", action="store_true",
+                     help="replace --out even if it holds files that are not a nimf result")
     dec.add_argument("--mask", default=None, help="mask image (computed when omitted)")
     dec.add_argument("--confounds", nargs="*", default=None,
                      help="one confounds file (CSV or whitespace-separated) per image")
@@ -662,6 +735,8 @@ def build_parser():
     rec = sub.add_parser("recommend", help="complete a ratings file and recommend items")
     rec.add_argument("ratings", help="u.data, ratings.dat, ratings.csv or any CSV file")
     rec.add_argument("--out", required=True, help="output directory")
+    rec.add_argument("--overwrite", action="store_true",
+                     help="replace --out even if it holds files that are not a nimf result")
     rec.add_argument("--format", default="auto",
                      choices=["auto", "movielens-100k", "movielens-dat", "movielens-csv", "csv"])
     rec.add_argument("--user-col", default="user", help="(csv) user id column")

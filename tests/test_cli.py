@@ -24,7 +24,7 @@ def test_demo_writes_maps_figures_and_report(tmp_path, capsys):
                  "--resolution", "8", "--out", str(out)])
     assert code == 0
     names = sorted(os.listdir(out))
-    assert names == ["browser.html", "component_00.png", "component_01.png",
+    assert names == [".nimf-result.json", "browser.html", "component_00.png", "component_01.png",
                      "component_02.png", "component_03.png", "components.nii.gz",
                      "contours.png", "report.html"]
     browser = (out / "browser.html").read_text()
@@ -86,7 +86,8 @@ def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
 def test_ratings_demo(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["demo", "--ratings", "--n", "3", "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["model.npz", "recommendations.csv", "summary.json"]
+    assert sorted(os.listdir(out)) == [".nimf-result.json", "model.npz", "recommendations.csv",
+                                       "summary.json"]
     printed = capsys.readouterr().out
     rmse = float(re.search(r"held-out RMSE \(\d+ ratings\): ([0-9.]+) \(biases only ([0-9.]+)",
                            printed).group(1))
@@ -256,3 +257,77 @@ def test_mask_failures_leave_nothing(small_study, tmp_path, capsys):
     assert "imgs[0] sub-01_bold.nii.gz: 60 scans committed" in captured.out
     assert f"imgs[1] ({damaged}) could not be masked" in captured.err
     assert sorted(os.listdir(tmp_path)) == ["mask.nii", "sub-02_bold.nii"]
+
+
+# ------------------------------------------------------------ --out swapped in whole
+def _ratings_file(tmp_path):
+    from nimf.datasets import make_ratings
+
+    path = tmp_path / "ratings.csv"
+    make_ratings(30, 20, 400, random_state=0).ratings.to_csv(path, index=False)
+    return path
+
+
+def test_a_new_result_replaces_the_old_one_whole(tmp_path):
+    ratings, out = _ratings_file(tmp_path), tmp_path / "recs"
+    assert main(["recommend", str(ratings), "--out", str(out), "--n", "2"]) == 0
+    (out / "stale.txt").write_text("from an older run")
+    assert main(["recommend", str(ratings), "--out", str(out), "--n", "3"]) == 0
+    # no stale file of the previous run, no temporary folder left beside
+    assert sorted(os.listdir(out)) == [".nimf-result.json", "model.npz", "recommendations.csv",
+                                       "summary.json"]
+    assert sorted(os.listdir(tmp_path)) == ["ratings.csv", "recs"]
+
+
+def test_a_failed_swap_leaves_the_old_result_intact(tmp_path, monkeypatch, capsys):
+    ratings, out = _ratings_file(tmp_path), tmp_path / "recs"
+    assert main(["recommend", str(ratings), "--out", str(out), "--n", "2"]) == 0
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    rename = os.rename
+
+    def failing(src, dst):
+        if os.path.basename(str(src)).startswith(".nimf-new-"):
+            raise OSError(28, "No space left on device")
+        return rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing)
+    assert main(["recommend", str(ratings), "--out", str(out), "--n", "5"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+    assert sorted(os.listdir(tmp_path)) == ["ratings.csv", "recs"]
+
+
+def test_a_folder_that_is_not_a_nimf_result_is_refused_unless_overwrite(tmp_path, capsys):
+    ratings, out = _ratings_file(tmp_path), tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    code = main(["decompose", str(tmp_path / "missing.nii.gz"), "--n-components", "2",
+                 "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "holds files that are not a nimf result (thesis.tex)" in err and "--overwrite" in err
+    assert main(["recommend", str(ratings), "--out", str(out)]) == 2
+    assert os.listdir(out) == ["thesis.tex"]
+    assert main(["recommend", str(ratings), "--out", str(out), "--overwrite"]) == 0
+    assert "thesis.tex" not in os.listdir(out)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--test-size", "2"], r"--test-size must be in \[0, 1\), got 2"),
+    (["--n", "0"], "--n must be a positive int, got 0"),
+    (["--n-components", "-1"], "--n-components must be an int >= 0, got -1"),
+    (["--n-epochs", "0"], "--n-epochs must be a positive int, got 0"),
+])
+def test_command_line_values_are_named_by_their_flag(tmp_path, capsys, argv, message):
+    ratings = _ratings_file(tmp_path)
+    assert main(["recommend", str(ratings), "--out", str(tmp_path / "o")] + argv) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_held_out_set_left_empty_is_described(tmp_path, capsys):
+    ratings = tmp_path / "two.csv"
+    ratings.write_text("user,item,rating\n1,10,4\n1,11,3\n")
+    assert main(["recommend", str(ratings), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--test-size 0.2 held out no rating" in err and "--test-size 0" in err
+    assert "got none" not in err

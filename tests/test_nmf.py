@@ -422,3 +422,62 @@ def test_float32_warm_start_reaches_the_float64_solution(monkeypatch):
     curve = np.array(mixed.loss_curve_)
     assert curve[-1] <= curve[0]
     assert np.all(np.diff(curve) <= 1e-6 * curve[0])
+
+
+# ------------------------------------------------- partial_fit after fit, overflow
+def test_partial_fit_after_fit_continues_from_the_fitted_model(rng):
+    X, _, _ = planted(rng, n=80, p=30, k=3)
+    model = NMF(3, random_state=0, max_iter=400).fit(X)
+    fitted = model.components_.copy()
+    fresh = NMF(3, random_state=0).partial_fit(X[:10])
+    model.partial_fit(X[:10])
+    # one small chunk nudges the fitted components; a new model learns from it alone
+    change = np.linalg.norm(model.components_ - fitted) / np.linalg.norm(fitted)
+    assert change < 0.1
+    assert change < np.linalg.norm(fresh.components_ - fitted) / np.linalg.norm(fitted)
+    assert model.n_samples_seen_ == pytest.approx(0.7 * 80 + 10)
+
+
+def test_partial_fit_after_fit_refuses_other_features(rng):
+    X, _, _ = planted(rng, n=40, p=20, k=2)
+    model = NMF(2, random_state=0).fit(X)
+    before = model.components_.copy()
+    with pytest.raises(ValueError, match="X has 5 features, but NMF is expecting 20"):
+        model.partial_fit(X[:, :5])
+    with pytest.raises(ValueError, match="n_components=3, but this NMF was fitted with 2"):
+        model.set_params(n_components=3).partial_fit(X)
+    np.testing.assert_array_equal(model.components_, before)
+
+
+def test_partial_fit_resumes_after_save_and_load(rng, tmp_path):
+    from nimf import load_model, save_model
+
+    X, _, _ = planted(rng, n=60, p=20, k=3)
+    model = NMF(3, random_state=0).fit(X[:40])
+    loaded = load_model(save_model(model, tmp_path / "nmf.npz"))
+    model.partial_fit(X[40:])
+    loaded.partial_fit(X[40:])
+    np.testing.assert_allclose(loaded.components_, model.components_)
+
+
+def test_values_beyond_float32_stay_in_float64(rng):
+    # the float32 warm start must not overflow data that float32 cannot hold
+    X, _, _ = planted(rng, n=40, p=20, k=3)
+    scale = 2.0 ** 200
+    # (init='random' scales with the data; nndsvda's fill value does not)
+    small = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X)
+    large = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X * scale)
+    assert np.all(np.isfinite(large.components_))
+    assert large.reconstruction_err_ / scale == pytest.approx(small.reconstruction_err_,
+                                                               rel=1e-3, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_overflow_is_an_error_saying_what_to_do(rng):
+    from nimf._validation import NonFiniteResultError
+
+    X, _, _ = planted(rng, n=12, p=8, k=2)
+    with pytest.raises(ValueError, match="too large for float64.*scale your data"):
+        NMF(2).fit(X * 1e306)
+    with pytest.raises(NonFiniteResultError, match="NMF diverged or overflowed.*scale your data"):
+        NMF(2, random_state=0).fit(X / X.max() * 1e150)

@@ -372,7 +372,7 @@ def test_verbose_shows_a_progress_bar(planted, capsys):
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("X,match", [
     (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), "NaN or infinite values \\(in rows 0\\)"),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), "infinite"),
     (np.arange(5.0), "2D"),
     (np.empty((0, 4)), "0 sample"),
     (np.empty((3, 0)), "0 feature"),
@@ -384,7 +384,7 @@ def test_bad_data_is_rejected(X, match):
 
 @pytest.mark.parametrize("params,match", [
     (dict(n_components=0), "n_components must be a positive int, got 0"),
-    (dict(n_components=11), r"n_components must be <= n_features \(10\), got n_components=11"),
+    (dict(n_components=11), r"n_components must be <= n_features \(10, the columns of X\), got n_components=11"),
     (dict(n_components=2.5), "n_components must be an int"),
     (dict(reduction=0.5), r"reduction must be in \[1, inf\), got 0.5"),
     (dict(code_method="fast"), "code_method must be one of 'gram', 'average', 'masked', 'full', got 'fast'"),

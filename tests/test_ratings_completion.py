@@ -360,13 +360,13 @@ def test_duplicates_parameter():
 
 @pytest.mark.parametrize("bad,match", [
     (pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [np.nan, 3.0]}),
-     "expected finite ratings in ratings, got 1 NaN"),
+     r"column 'rating' of ratings \(the ratings\) must be finite, got 1 NaN"),
     (pd.DataFrame({"user": [1, 2], "movie": [1, 2], "rating": [4.0, 3.0]}),
      r"must have the columns \['user', 'item', 'rating'\].*missing \['item'\]"),
     (pd.DataFrame({"user": [], "item": [], "rating": []}), "at least one rating"),
     (pd.DataFrame({"user": [1, None], "item": [1, 2], "rating": [4.0, 3.0]}),
      "got 1 missing"),
-    (pd.DataFrame({"user": [1], "item": [1], "rating": ["good"]}), "must be numbers"),
+    (pd.DataFrame({"user": [1], "item": [1], "rating": ["good"]}), "must hold numbers"),
     (np.ones((4, 2)), r"array of shape \(n, 3\), got an array of shape \(4, 2\)"),
     (sp.csr_matrix((3, 3)), "at least one rating"),
     (sp.csr_matrix(([np.nan], ([0], [1])), shape=(2, 2)), "1 NaN or infinite"),

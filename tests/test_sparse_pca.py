@@ -130,7 +130,7 @@ def test_n_components_none_is_n_features(rng):
 
 @pytest.mark.parametrize("params, message", [
     (dict(n_components=0), "n_components must be a positive int, got 0"),
-    (dict(n_components=11), r"n_components must be <= n_features \(10\), got n_components=11"),
+    (dict(n_components=11), r"n_components must be <= n_features \(10, the columns of X\), got n_components=11"),
     (dict(n_components=2.5), "n_components must be an int >= 1 or None, got 2.5"),
     (dict(alpha=-1), r"alpha must be in \[0, inf\), got -1"),
     (dict(ridge_alpha=-0.1), r"ridge_alpha must be in \[0, inf\), got -0.1"),

@@ -1,5 +1,6 @@
 """Checks of input values, compiled: one read of the data at memory speed."""
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT_FAST_KWARGS
@@ -21,3 +22,26 @@ def first_nonfinite_row(X, lo, hi):
         if acc != acc:
             return i
     return -1
+
+
+@njit(**JIT_FAST_KWARGS)
+def scan_rows(X, lo, hi):
+    """``(first, sumsq)`` over rows ``lo:hi`` of the 2-D ``X``, in one read.
+
+    ``first`` is the first row holding NaN or infinity (-1 if none; the scan
+    stops there) and ``sumsq`` the float64 sum of squares of the rows before it
+    (infinite when it overflows float64).
+    """
+    total = 0.0
+    for i in range(lo, hi):
+        row = X[i]
+        acc = 0.0
+        sq = 0.0
+        for j in range(row.shape[0]):
+            v = np.float64(row[j])
+            acc += v * 0.0
+            sq += v * v
+        if acc != acc:
+            return i, total
+        total += sq
+    return -1, total

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_float, check_int
+from .._validation import Int, Real, Shape, check_float, check_int, validate_params
 from .errors import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
                      make_model, reconstruct, relative_error, run)
 
@@ -37,6 +37,8 @@ class CVResult:
     masks: list
 
 
+@validate_params(shape=Shape(2), holdout=Real(0.0, 1.0, closed="left"),
+                 min_observed=Int(0))
 def speckled_mask(shape, holdout, min_observed, random_state=None):
     """Random hidden entries, leaving every row and column ``min_observed`` observed ones.
 

@@ -42,12 +42,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _validation
 from .._kernels import nmf as _nmf
-from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
-                           check_source)
+from .._validation import (check_bool, check_codes, check_finite_result, check_float,
+                           check_int, check_matrix, check_option, check_source,
+                           validate_matrix)
 from ..sources import is_large_input
 
 __all__ = ["NMF", "non_negative_factorization", "beta_divergence"]
@@ -76,6 +77,9 @@ _BLOCK_BYTES = 2 ** 26
 # ``fit`` reads an input given by blocks into memory only when it takes at most
 # this fraction of the memory available (the solvers need a few times more)
 _FIT_MEMORY_FRACTION = 0.25
+# what to do when the factors overflow
+_DIVERGED_HINT = ("scale your data (e.g. divide X by its largest value), or increase "
+                  "alpha_W / alpha_H")
 
 
 # ----------------------------------------------------------------- helpers
@@ -295,8 +299,12 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
     ``tol``, so the result is a float64 solution, reached from a float32 warm
     start.
     """
+    # (data whose scale float32 cannot hold, where the copy would overflow to
+    # inf or flush to zero, stay in float64)
+    float32 = np.finfo(np.float32)
     if (X.dtype == np.float64 and _MIXED_PRECISION_SWITCH > 0 and max_iter > 2
-            and X.size * 4 <= _MIXED_PRECISION_MAX_BYTES):
+            and X.size * 4 <= _MIXED_PRECISION_MAX_BYTES
+            and float(float32.tiny) * 1e6 < sq_norm < float(float32.max) * 1e-6):
         X32 = X.astype(np.float32)
         # at least two float64 iterations at the end; leave float32 early when its
         # objective stalls (float32 round-off)
@@ -435,6 +443,20 @@ def _fit_mu(X, W, H, beta, tol, max_iter, l1_W, l1_H, l2_W, l2_H, update_H, verb
                 break
             previous = loss
     return W, H, n_iter, losses
+
+
+def _statistics(X, W, H, beta):
+    """The sufficient statistics ``partial_fit`` accumulates, of one chunk ``X``.
+
+    Frobenius loss: ``W^T W`` and ``W^T X``; other beta-divergences: the
+    numerator and denominator of the multiplicative update of ``H``.
+    """
+    if beta == 2.0:
+        return W.T.astype(np.float64) @ W, (W.T @ X).astype(np.float64)
+    WH = W @ H
+    num, den = np.empty_like(WH), np.empty_like(WH)
+    _nmf.mu_ratio(X, WH, beta, EPSILON, num, den)
+    return ((W.T @ num) * H).astype(np.float64), (W.T @ den).astype(np.float64)
 
 
 # ------------------------------------------------------ inputs by blocks
@@ -716,8 +738,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return p
 
     def _validate_X(self, X, reset, params):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          reset=reset, ensure_min_samples=1, ensure_min_features=1)
+        X = validate_matrix(self, X, reset)
         _check_block(X, 0, params)
         return X
 
@@ -730,7 +751,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _check_factor(self, A, shape, name, X, nonneg=True):
         if A is None:
             raise ValueError(f"init='custom' needs {name}, got None")
-        A = np.asarray(A)
+        A = check_matrix(A, name, min_samples=0, min_features=0)
         if A.shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got an array of shape {A.shape}")
         if not np.all(np.isfinite(A)):
@@ -828,6 +849,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             W, H, n_iter, losses = _fit_mu(
                 X, W, H, params["beta"], params["tol"], params["max_iter"], l1_W, l1_H,
                 l2_W, l2_H, True, params["verbose"], self.callback)
+        check_finite_result("NMF", {"codes W": W, "components_ H": H}, _DIVERGED_HINT)
         if n_iter == params["max_iter"] and params["tol"] > 0:
             warnings.warn(
                 f"Maximum number of iterations {params['max_iter']} reached before "
@@ -839,9 +861,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.loss_curve_ = losses
         self.reconstruction_err_ = beta_divergence(X, W, H, params["beta"], square_root=True)
         self._beta = params["beta"]
-        for name in ("_stats_A", "_stats_B"):
-            if hasattr(self, name):
-                delattr(self, name)
+        # partial_fit after fit goes on from this model: the fit's data count as
+        # the chunks seen so far
+        self._stats_A, self._stats_B = _statistics(X, W, H, params["beta"])
+        self.n_samples_seen_ = n
+        self.n_steps_ = 0
         return W
 
     def fit(self, X, y=None, **fit_params):
@@ -890,7 +914,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                      for _, block in _read_blocks(source, params)]
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
         X = self._validate_X(X, reset=False, params=params)
-        return self._codes(X, params)
+        W = self._codes(X, params)
+        check_finite_result("NMF.transform", {"codes W": W}, _DIVERGED_HINT)
+        return W
 
     def _codes(self, X, params, mean=None):
         """Codes of a block of rows; ``mean``: of the data, for 'mu' (else ``X``'s)."""
@@ -980,18 +1006,31 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         params["forget_factor"] = check_float(self.forget_factor, "forget_factor", low=0.0,
                                               high=1.0, low_open=True)
         batch_size = check_int(self.batch_size, "batch_size", min_val=1, allow_none=True)
-        first = not hasattr(self, "_stats_A")
+        # a fitted (or loaded) model goes on from its components, with its features
+        first = not hasattr(self, "components_")
+        if not first and params["n_components"] != "auto" \
+                and params["n_components"] != self.components_.shape[0]:
+            raise ValueError(
+                f"n_components={params['n_components']}, but this NMF was fitted with "
+                f"{self.components_.shape[0]} components; partial_fit continues the fitted "
+                "model: set n_components back, or start a new NMF")
+        if not first and H is not None:
+            raise ValueError("H starts a model: partial_fit(X, H=...) is for the first call, "
+                             "and this NMF is already fitted")
         self._start = H if first else None
-        if not is_large_input(X):
+        large = is_large_input(X)
+        if large:
+            source = self._as_source(X, reset=first)
+        else:
             X = self._validate_X(X, reset=first, params=params)
-            self._partial_fit_chunk(X, params)
-            return self
-        source = self._as_source(X, reset=first)
-        # the blocks are checked as they are read: a bad one restores the model
-        # as it was before the call
+        # a chunk that fails (bad values in a block read, factors that overflow)
+        # leaves the model as it was before the call
         saved = {key: copy.deepcopy(value) for key, value in vars(self).items()
                  if key.endswith("_") or key.startswith("_")}
         try:
+            if not large:
+                self._partial_fit_chunk(X, params)
+                return self
             for _, chunk in _read_blocks(source, params, batch_size):
                 self._partial_fit_chunk(chunk, params)
         except BaseException:
@@ -1009,6 +1048,18 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _partial_fit_chunk(self, X, params):
         """``partial_fit`` on one checked chunk in memory."""
         n, p = X.shape
+        k = getattr(self, "components_", np.empty((0, 0))).shape[0]
+        shape_A = (k, k) if params["beta"] == 2.0 else (k, p)
+        if hasattr(self, "components_") and getattr(self, "_stats_A", None) is not None \
+                and self._stats_A.shape != shape_A:
+            del self._stats_A  # statistics of another beta_loss: they do not carry over
+        if not hasattr(self, "_stats_A") and hasattr(self, "components_"):
+            # fitted without the statistics (a model saved by an older nimf, or the
+            # beta_loss changed): go on from its components, the past weighing nothing
+            self._stats_A = np.zeros(shape_A, dtype=np.float64)
+            self._stats_B = np.zeros((k, p), dtype=np.float64)
+            self.n_samples_seen_ = 0
+            self.n_steps_ = 0
         if not hasattr(self, "_stats_A"):
             start = getattr(self, "_start", None)
             k = self._resolve_n_components(params, X, H=start)
@@ -1035,6 +1086,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             W, self.components_ = self._partial_fit_mu(X, H, params)
         else:
             W = self._partial_fit_cd(X, H, params)
+        check_finite_result("NMF", {"codes W": W, "components_ H": self.components_},
+                            _DIVERGED_HINT)
         self.n_steps_ += 1
         self.n_iter_ = self.n_steps_
         self.reconstruction_err_ = beta_divergence(X, W, self.components_, params["beta"],
@@ -1061,6 +1114,18 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                        True, np.empty(k))
         self.components_ = np.ascontiguousarray(Ht.T, dtype=X.dtype)
         return W
+
+    # ------------------------------------------------------------ persistence
+    def _get_persistent_state(self):
+        """The statistics ``partial_fit`` goes on from, for ``save_model``."""
+        if not hasattr(self, "_stats_A"):
+            return {}, {}
+        return {"stats_A": self._stats_A, "stats_B": self._stats_B}, {"statistics": True}
+
+    def _set_persistent_state(self, arrays, scalars):
+        if scalars.get("statistics"):
+            self._stats_A = arrays["stats_A"]
+            self._stats_B = arrays["stats_B"]
 
     @property
     def _n_features_out(self):

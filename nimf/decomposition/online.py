@@ -24,7 +24,7 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .. import _parallel
@@ -32,10 +32,11 @@ from .._kernels import codes as _codes
 from .._kernels import online as _online
 from .._kernels import projections as _proj
 from .._workspace import Workspace
-from .._validation import (check_bool, check_codes, check_float, check_int, check_option,
-                           check_source)
-from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, check_finite_array,
-                       default_block_size, is_large_input, step_generator)
+from .._validation import (check_bool, check_codes, check_finite_result, check_float,
+                           check_int, check_matrix, check_option, check_source,
+                           validate_matrix)
+from ..sources import (FeatureBlocks, Prefetcher, RowBatches, as_source, default_block_size,
+                       is_large_input, step_generator)
 from ..sources.checkpoint import checkpoint_path
 from ._ica_start import ica_start
 from ._online_state import (State, Tracker, get_persistent_state, objective_value,
@@ -65,6 +66,10 @@ _MAX_GROUP = 8
 # start, feature permutation and restart draws from its own generator, so a draw
 # never depends on when (or in which thread) it is made
 _KEY_STEP, _KEY_EPOCH, _KEY_INIT, _KEY_PERM, _KEY_REINIT = range(5)
+# what to do when the components overflow
+_DIVERGED_HINT = ("scale your data (e.g. divide X by its largest absolute value) or lower "
+                  "learning_rate")
+
 
 class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                BaseEstimator):
@@ -340,7 +345,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         p["n_components"] = check_int(self.n_components, "n_components", min_val=1)
         if n_features is not None and p["n_components"] > n_features:
             raise ValueError(
-                f"n_components must be <= n_features ({n_features}), "
+                f"n_components must be <= n_features ({n_features}, the columns of X), "
                 f"got n_components={p['n_components']}")
         p["alpha"] = check_float(self.alpha, "alpha", low=0.0)
         p["code_l1_ratio"] = check_float(self.code_l1_ratio, "code_l1_ratio",
@@ -424,11 +429,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return params
 
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=reset,
-                          ensure_min_samples=1, ensure_min_features=1,
-                          ensure_all_finite=False)
-        check_finite_array(X, "X")
-        return X
+        return validate_matrix(self, X, reset)
 
     def _as_source(self, X, reset):
         """A source for ``X``: arrays in memory are validated whole, others by block."""
@@ -852,7 +853,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 out[:, src.feature_order] = V
                 V = out
         else:
-            V = np.asarray(validation)
+            V = check_matrix(validation, "validation")
         if V.ndim != 2 or V.shape[1] != p or V.shape[0] < 1:
             raise ValueError(f"validation must be an array of shape (n_valid, {p}), got an "
                              f"array of shape {V.shape}")
@@ -873,6 +874,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         try:
             while stop is None:
                 stop = self._run_epoch(source, params, plan, track)
+                # before anything is recorded or saved to the checkpoint
+                check_finite_result(type(self).__name__, {"components_": state.D},
+                                    _DIVERGED_HINT)
                 if stop is None:
                     stop = self._end_epoch(source, params, plan, n_epochs)
                     track.record()
@@ -1168,6 +1172,7 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 self._step(batch_ids, Xs, positions, order, params, X_full)
             self._refresh(params)
         self._ws = None
+        check_finite_result(type(self).__name__, {"components_": state.D}, _DIVERGED_HINT)
         self.components_ = state.to_original(state.D)
         if self.callback is not None:
             self.callback(self)

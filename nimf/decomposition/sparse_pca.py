@@ -28,10 +28,11 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_bool, check_codes, check_float, check_int, check_source
+from .._validation import (check_bool, check_codes, check_finite_result, check_float,
+                           check_int, check_source, validate_matrix)
 from ..sources import CenteredSource, is_large_input
 from .online import OnlineDictionaryLearning
 
@@ -345,7 +346,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             k = n_features
         if k > n_features:
             raise ValueError(
-                f"n_components must be <= n_features ({n_features}), got "
+                f"n_components must be <= n_features ({n_features}, the columns of X), got "
                 f"n_components={k}")
         p["n_components"] = k
         p["alpha"] = check_float(self.alpha, "alpha", low=0.0)
@@ -356,8 +357,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         return p
 
     def _validate_X(self, X, reset):
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset,
-                             ensure_min_samples=1, ensure_min_features=1)
+        return validate_matrix(self, X, reset)
 
     def _as_source(self, X, reset):
         """The source of an input read by blocks, with its shape checked.
@@ -438,6 +438,8 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     def _store(self, components, energy, n_iter):
         """Order the components by energy, fix their signs and store them."""
+        check_finite_result("SparsePCA", {"components_": components},
+                            "scale your data (e.g. divide X by its largest absolute value)")
         k = components.shape[0]
         components = components[np.argsort(-energy, kind="stable")]
 

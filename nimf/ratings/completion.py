@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from .._kernels import ratings as _k
-from .._validation import (available_memory, check_bool, check_float, check_int,
-                           check_option)
+from .._validation import (NonFiniteResultError, available_memory, check_bool, check_float,
+                           check_int, check_magnitude, check_option)
 
 __all__ = ["MatrixCompletion"]
 
@@ -282,28 +282,43 @@ class MatrixCompletion(BaseEstimator):
                                  f"got lengths {[len(r) for r in ratings]}")
             frame = pd.DataFrame(dict(zip(cols, ratings)))
         else:
-            arr = np.asarray(ratings) if not sp.issparse(ratings) else None
+            what = ("a DataFrame with columns " + str(cols) + ", a tuple of "
+                    f"{len(cols)} 1-D arrays or an array of shape (n, {len(cols)})")
+            arr = None
+            if not sp.issparse(ratings) and ratings is not None and not isinstance(
+                    ratings, (str, bytes, dict, set)):
+                try:
+                    arr = np.asarray(ratings)
+                except (ValueError, TypeError):  # ragged sequences
+                    raise ValueError(f"{name} must be {what}, got a ragged "
+                                     f"{type(ratings).__name__} of {len(ratings)} "
+                                     "items of different lengths") from None
             if arr is None or arr.ndim != 2 or arr.shape[1] != len(cols):
-                what = ("a DataFrame with columns " + str(cols) + ", a tuple of "
-                        f"{len(cols)} 1-D arrays or an array of shape (n, {len(cols)})")
-                given = (f"an array of shape {arr.shape}" if arr is not None
-                         else type(ratings).__name__)
-                raise ValueError(f"{name} must be {what}, got {given}")
+                given = (f"an array of shape {arr.shape}" if arr is not None and arr.ndim
+                         else f"{type(ratings).__name__} {ratings!r:.40}")
+                raise (ValueError if arr is not None and arr.ndim else TypeError)(
+                    f"{name} must be {what}, got {given}")
             frame = pd.DataFrame({c: arr[:, j] for j, c in enumerate(cols)})
-            if need_rating:
-                frame[self.rating_col] = pd.to_numeric(frame[self.rating_col],
-                                                      errors="coerce")
+            if need_rating and not pd.api.types.is_numeric_dtype(frame[self.rating_col]):
+                try:
+                    frame[self.rating_col] = pd.to_numeric(frame[self.rating_col])
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"the ratings (last column) of {name} must be "
+                                     f"numbers: {exc}") from None
         if len(frame) == 0:
             raise ValueError(f"{name} must hold at least one rating, got none")
         if need_rating:
             values = frame[self.rating_col]
             if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-                raise ValueError(f"ratings in {name} must be numbers, got dtype "
-                                 f"{values.dtype}")
-            bad = int((~np.isfinite(values.to_numpy(dtype=np.float64))).sum())
+                example = values.iloc[0]
+                raise ValueError(f"column {self.rating_col!r} of {name} (the ratings) must "
+                                 f"hold numbers, got dtype {values.dtype} (values like "
+                                 f"{example!r:.30})")
+            values = values.to_numpy(dtype=np.float64)
+            bad = int((~np.isfinite(values)).sum())
             if bad:
-                raise ValueError(f"expected finite ratings in {name}, got {bad} NaN or "
-                                 f"infinite values")
+                raise ValueError(f"column {self.rating_col!r} of {name} (the ratings) must "
+                                 f"be finite, got {bad} NaN or infinite values")
         for c in cols[:2]:
             n_missing = int(frame[c].isna().sum())
             if n_missing:
@@ -386,11 +401,34 @@ class MatrixCompletion(BaseEstimator):
         """
         self._check_params()
         X, user_ids, item_ids = self._training_matrix(ratings)
+        # squares of the ratings must not overflow (they enter every solver's sums)
+        check_magnitude(X.data, "ratings")
         val = None
         if validation is not None:
             val = self._frame(validation, "validation")
-        self._fit_matrix(X, user_ids, item_ids, val)
+        # a fit that fails (diverges) leaves the model as it was
+        saved = dict(vars(self))
+        try:
+            self._fit_matrix(X, user_ids, item_ids, val)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
         return self
+
+    def _check_diverged(self, info):
+        """Raise when an epoch left non-finite factors or errors, saying what to do."""
+        arrays = (self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
+        if np.isfinite(info["train_rmse"]) and all(np.isfinite(a).all() for a in arrays):
+            return
+        if self.solver == "sgd":
+            hint = (f"lower learning_rate (got {self.learning_rate!r}; the default is "
+                    "0.01) or scale the ratings")
+        else:
+            hint = "scale the ratings (e.g. to a range like 1 to 5) or increase alpha"
+        raise NonFiniteResultError(
+            f"MatrixCompletion (solver={self.solver!r}) diverged at epoch {info['epoch']}: "
+            f"the factors or the training RMSE became NaN or infinite; {hint}")
 
     def _fit_matrix(self, X, user_ids, item_ids, val):
         import numba
@@ -496,6 +534,7 @@ class MatrixCompletion(BaseEstimator):
                     self.n_epochs_ = epoch + 1
                     info = {"epoch": epoch + 1, "time": time.perf_counter() - start}
                     info["train_rmse"] = self._rmse_known(coo_u, coo_i, X, low, high)
+                    self._check_diverged(info)
                     if val is not None:
                         info["validation_rmse"] = self._rmse_indexed(val_u, val_i, val_r,
                                                                      low, high)
