@@ -17,6 +17,7 @@ contracted from the right) or first (``contract_r_first``: from the left), so
 every inner loop runs over a contiguous axis.
 """
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT_KWARGS
@@ -73,7 +74,7 @@ def fill_missing(X, X_hat, observed, out):
     for t in range(X.shape[0]):
         if observed[t]:
             x = X[t]
-            d = float(x) - float(X_hat[t])
+            d = np.float64(x) - np.float64(X_hat[t])
             total += d * d
             out[t] = x
         else:
