@@ -248,16 +248,20 @@ def unfolding_error_bound(X, ranks):
     """
     X = _check_tensor(X)
     ranks = check_ranks(ranks)
+    from ..tensor.cp import single_threaded_blas
+
+    with single_threaded_blas():  # see nimf._parallel
+        return _unfolding_error_bound(X, ranks)
+
+
+def _unfolding_error_bound(X, ranks):
     total = float(np.sum(X.astype(np.float64) ** 2))
     bound = np.zeros(len(ranks))
     for mode in range(X.ndim):
         shape = X.shape
         P, I = int(np.prod(shape[:mode])), shape[mode]
-        X3 = X.reshape(P, I, -1)
-        gram = np.zeros((I, I))
-        for block in X3:
-            block = block.astype(np.float64, copy=False)
-            gram += block @ block.T
+        X3 = X.reshape(P, I, -1).astype(np.float64, copy=False)
+        gram = np.tensordot(X3, X3, axes=([0, 2], [0, 2]))
         energy = np.sort(np.clip(np.linalg.eigvalsh(gram), 0, None))[::-1]
         kept = np.concatenate([[0.0], np.cumsum(energy)])
         tail = total - kept[np.minimum(ranks, I)]
@@ -266,11 +270,14 @@ def unfolding_error_bound(X, ranks):
 
 
 def _fit_tensor(model, X, mask=None):
-    model.fit(X) if mask is None else model.fit(X, mask=mask)
-    X_hat = model.reconstruct()
     if mask is None:
-        return model, float(np.linalg.norm(X - X_hat) / np.linalg.norm(X))
-    return model, X_hat
+        model.fit(X)
+        error = getattr(model, "reconstruction_error_", None)
+        if error is None:
+            error = float(np.linalg.norm(X - model.reconstruct()) / np.linalg.norm(X))
+        return model, float(error)
+    model.fit(X, mask=mask)
+    return model, model.reconstruct()
 
 
 def _factors(model):

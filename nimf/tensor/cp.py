@@ -48,6 +48,7 @@ neural dynamics across multiple timescales through tensor component analysis.
 Neuron 98(6).
 """
 
+import functools
 import math
 import warnings
 
@@ -57,7 +58,9 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import ThreadpoolController
 
+from .. import _parallel
 from .._kernels import nmf as _nmf_kernels
 from .._kernels import tensor as _kernels
 from .._validation import check_bool, check_float, check_int, check_option
@@ -74,6 +77,31 @@ _MAX_HALS_SWEEPS = 10
 _HALS_SWEEP_BUDGET = 0.02
 # oversampling of the randomized SVD of the unfoldings ('svd' init)
 _SVD_OVERSAMPLES = 10
+
+
+def _single_threaded_blas(function):
+    """Run ``function`` with single-threaded BLAS.
+
+    Threaded OpenBLAS synchronises by spinning, and on a machine where a core
+    is busy a product can take ten times longer; the large products are cut
+    over the cores by :mod:`nimf._parallel` instead (see there).
+    """
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with single_threaded_blas():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+_BLAS_CONTROLLER = []
+
+
+def single_threaded_blas():
+    """Context limiting BLAS to one thread (the controller is made once: finding the
+    libraries costs milliseconds)."""
+    if not _BLAS_CONTROLLER:
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _prod(values):
@@ -176,7 +204,7 @@ def _contract_all_but(T, dims, factors, keep, r_first):
 def _right_partial(X, factors, start):
     """``X`` contracted along modes ``start..N-1``: shape ``(I_0 ... I_{start-1}, R)``."""
     shape = X.shape
-    T = X.reshape(-1, shape[-1]) @ factors[-1]
+    T = _parallel.matmul(X.reshape(-1, shape[-1]), factors[-1])
     if start < X.ndim - 1:
         for pos in range(X.ndim - 2, start - 1, -1):
             P, J = _prod(shape[:pos]), shape[pos]
@@ -189,7 +217,7 @@ def _right_partial(X, factors, start):
 def _left_partial(X, factors, stop):
     """``X`` contracted along modes ``0..stop-1``: shape ``(R, I_stop ... I_{N-1})``."""
     shape = X.shape
-    T = factors[0].T @ X.reshape(shape[0], -1)
+    T = _parallel.matmul(factors[0].T, X.reshape(shape[0], -1), axis=1)
     for pos in range(1, stop):
         J, Q = shape[pos], _prod(shape[pos + 1:])
         out = np.empty((T.shape[0], 1, Q), dtype=X.dtype)
@@ -198,6 +226,7 @@ def _left_partial(X, factors, stop):
     return T.reshape(T.shape[0], -1)
 
 
+@_single_threaded_blas
 def mttkrp(X, factors, mode):
     """Matricized tensor times Khatri-Rao product of every factor but ``mode``'s.
 
@@ -225,7 +254,7 @@ def mttkrp(X, factors, mode):
     if mode == N - 1:
         T = _left_partial(X, factors, N - 1)
         return np.ascontiguousarray(T.T)
-    T = X.reshape(-1, X.shape[-1]) @ factors[-1]
+    T = _parallel.matmul(X.reshape(-1, X.shape[-1]), factors[-1])
     dims = X.shape[:-1]
     if len(dims) == 1:
         return T
@@ -247,10 +276,11 @@ def _reconstruct(weights, factors, out):
         kr = head[start:stop]
         for F in factors[1:-1]:
             kr = (kr[:, None, :] * F[None, :, :]).reshape(-1, R)
-        np.matmul(kr, last_t, out=flat[start * inner:stop * inner])
+        _parallel.matmul(kr, last_t, out=flat[start * inner:stop * inner])
     return out
 
 
+@_single_threaded_blas
 def cp_to_tensor(weights, factors):
     """The full tensor of a CP model: ``sum_r w_r F_0[:, r] o ... o F_{N-1}[:, r]``.
 
@@ -306,10 +336,7 @@ def _unfolding_top_vectors(X, mode, k, rng):
     L = k + _SVD_OVERSAMPLES
     if I <= L:
         X3 = X.reshape(_prod(shape[:mode]), I, _prod(shape[mode + 1:]))
-        G = np.zeros((I, I))
-        for block in X3:
-            block = block.astype(np.float64, copy=False)
-            G += block @ block.T
+        G = np.tensordot(X3, X3, axes=([0, 2], [0, 2])).astype(np.float64)
         U = np.linalg.eigh(G)[1][:, ::-1][:, :k]
     else:
         test = [None if m == mode else rng.standard_normal((n, L)).astype(X.dtype)
@@ -433,8 +460,9 @@ def _sweep(Y, state, nonnegative, sweeps):
     return cross, model_sq
 
 
-def _fit_cp(X, n_components, mask, nonnegative, init, max_iter, tol, random_state, verbose,
-            callback, solver_name):
+@_single_threaded_blas
+def _fit_cp(X, n_components, mask, nonnegative, init, max_iter, tol, random_state,
+                 verbose, callback, solver_name):
     rng = check_random_state(random_state)
     observed = mask
     if observed is not None:
@@ -487,7 +515,7 @@ def _fit_cp(X, n_components, mask, nonnegative, init, max_iter, tol, random_stat
     if not converged and tol > 0:
         warnings.warn(f"{solver_name} did not converge in {max_iter} iterations (last relative "
                       f"change of the error above tol={tol:g}); increase max_iter or tol",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=4)
     weights, factors = _order_and_orient(state.weights, state.factors, nonnegative)
     return weights, factors, np.asarray(errors)
 
@@ -797,6 +825,10 @@ class CPDecomposition(BaseEstimator):
             shown[mode] = "any"
             raise ValueError(f"expected X of shape ({', '.join(map(str, shown))}) (the fitted "
                              f"shape but along mode {mode}), got an array of shape {X.shape}")
+        return self._transform(X, mode, mask)
+
+    @_single_threaded_blas
+    def _transform(self, X, mode, mask):
         factors = [np.ascontiguousarray(F, dtype=X.dtype) for F in self.factors_]
         grams = [F.T.astype(np.float64) @ F.astype(np.float64) for F in factors]
         G = _hadamard_grams(grams, mode) * np.outer(self.weights_, self.weights_)
