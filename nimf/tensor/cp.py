@@ -68,7 +68,7 @@ from .._validation import check_bool, check_float, check_int, check_option
 __all__ = ["CPDecomposition", "cp_als", "nonnegative_cp_hals", "mttkrp", "cp_to_tensor",
            "check_tensor"]
 
-_INITS = ("svd", "random")
+_INITS = ("auto", "svd", "random")
 # Khatri-Rao blocks built to reconstruct a tensor hold at most this many entries
 _KR_BLOCK_ENTRIES = 2 ** 20
 # HALS: at most this many sweeps per factor update; a sweep costs I_n R^2
@@ -77,6 +77,7 @@ _MAX_HALS_SWEEPS = 10
 _HALS_SWEEP_BUDGET = 0.02
 # oversampling of the randomized SVD of the unfoldings ('svd' init)
 _SVD_OVERSAMPLES = 10
+_SVD_POWER_ITERATIONS = 1
 
 
 def _single_threaded_blas(function):
@@ -322,27 +323,39 @@ def _normalize(F):
     return (F / safe.astype(F.dtype)).astype(F.dtype, copy=False), norms
 
 
-def _unfolding_top_vectors(X, mode, k, rng):
+def _unfolding_top_vectors(X, mode, k, rng, n_power=_SVD_POWER_ITERATIONS):
     """About the leading ``k`` left singular vectors of the mode unfolding ``X_(mode)``.
 
-    Those of ``X_(mode) Omega`` (a randomized range finder), with ``Omega`` the
+    A randomized SVD (Halko, Martinsson & Tropp 2011) whose test matrix is the
     Khatri-Rao product of Gaussian factors of the other modes with ``k + 10``
-    columns: one MTTKRP, and neither the unfolding nor a dense test matrix is
-    formed.  Exact (from the Gram matrix of the unfolding) when the mode has
-    at most ``k + 10`` entries.
+    columns, so that the first product is an MTTKRP; then ``n_power`` power
+    iterations, on the 3D view ``(P, I_mode, Q)`` of ``X`` (the unfolding is
+    never copied).  Exact (from the Gram matrix of the unfolding) when the
+    mode has at most ``k + 10`` entries.
     """
     shape = X.shape
-    I = shape[mode]
+    P, I, Q = _prod(shape[:mode]), shape[mode], _prod(shape[mode + 1:])
+    X3 = X.reshape(P, I, Q)
     L = k + _SVD_OVERSAMPLES
     if I <= L:
-        X3 = X.reshape(_prod(shape[:mode]), I, _prod(shape[mode + 1:]))
         G = np.tensordot(X3, X3, axes=([0, 2], [0, 2])).astype(np.float64)
         U = np.linalg.eigh(G)[1][:, ::-1][:, :k]
     else:
         test = [None if m == mode else rng.standard_normal((n, L)).astype(X.dtype)
                 for m, n in enumerate(shape)]
-        Y = mttkrp(X, test, mode).astype(np.float64)
-        U = np.linalg.svd(Y, full_matrices=False)[0][:, :k]
+        Y = mttkrp(X, test, mode)
+        for _ in range(n_power):
+            basis = np.linalg.qr(Y.astype(np.float64))[0].astype(X.dtype)
+            # Z = X_(mode)^T basis, shape (P, Q, L); then Y = X_(mode) Z
+            if P == 1:
+                Y = X3[0] @ (X3[0].T @ basis)
+            elif Q == 1:
+                X2 = X3[:, :, 0]
+                Y = X2.T @ _parallel.matmul(X2, basis)
+            else:
+                Z = np.matmul(X3.transpose(0, 2, 1), basis)
+                Y = np.matmul(X3, Z).sum(axis=0)
+        U = np.linalg.svd(Y.astype(np.float64), full_matrices=False)[0][:, :k]
     if U.shape[1] < k:  # more components than the mode has entries
         U = np.hstack([U, rng.standard_normal((I, k - U.shape[1]))])
     return U
@@ -422,6 +435,11 @@ class _State:
         else:
             F = _least_squares_factor(M, G)
         unit, norms = _normalize(F)
+        dead = norms == 0
+        if dead.any():
+            # a component whose column vanished keeps its direction with weight 0, so
+            # the next modes' updates (whose curvature it then keeps) can revive it
+            unit[:, dead] = self.factors[mode][:, dead]
         self.factors[mode] = np.ascontiguousarray(unit, dtype=M.dtype)
         self.weights = norms
         self.grams[mode] = self.factors[mode].T.astype(np.float64) @ \
@@ -464,6 +482,8 @@ def _sweep(Y, state, nonnegative, sweeps):
 def _fit_cp(X, n_components, mask, nonnegative, init, max_iter, tol, random_state,
                  verbose, callback, solver_name):
     rng = check_random_state(random_state)
+    if init == "auto":
+        init = "svd" if nonnegative else "random"
     observed = mask
     if observed is not None:
         X_obs_sq = float(np.sum(np.where(observed, X, 0).astype(np.float64) ** 2))
@@ -544,7 +564,7 @@ def _check_solver_args(n_components, init, max_iter, tol, verbose):
     return n_components, init, max_iter, tol, verbose
 
 
-def cp_als(X, n_components, *, mask=None, init="svd", max_iter=500, tol=1e-6,
+def cp_als(X, n_components, *, mask=None, init="auto", max_iter=500, tol=1e-6,
            random_state=None, verbose=0, callback=None):
     """CP decomposition by alternating least squares (ALS).
 
@@ -559,9 +579,10 @@ def cp_als(X, n_components, *, mask=None, init="svd", max_iter=500, tol=1e-6,
         Number of rank-one components R.
     mask : array-like of bool of the shape of X, default=None
         True where the entry is observed; hidden entries have no influence.
-    init : {'svd', 'random'}, default='svd'
+    init : {'auto', 'svd', 'random'}, default='auto'
         'svd': leading left singular vectors of the unfoldings (randomized);
-        'random': Gaussian factors.
+        'random': Gaussian factors; 'auto': 'random' (see
+        :class:`CPDecomposition`).
     max_iter : int, default=500
         Maximum number of sweeps over the modes.
     tol : float, default=1e-6
@@ -598,7 +619,7 @@ def cp_als(X, n_components, *, mask=None, init="svd", max_iter=500, tol=1e-6,
                    callback, "CP-ALS")
 
 
-def nonnegative_cp_hals(X, n_components, *, mask=None, init="svd", max_iter=500, tol=1e-6,
+def nonnegative_cp_hals(X, n_components, *, mask=None, init="auto", max_iter=500, tol=1e-6,
                         random_state=None, verbose=0, callback=None):
     """Non-negative CP decomposition by hierarchical ALS (HALS).
 
@@ -654,12 +675,17 @@ class CPDecomposition(BaseEstimator):
     nonnegative : bool, default=False
         Constrain every factor to be >= 0 (non-negative CP by HALS); X must
         then be non-negative where observed.
-    init : {'svd', 'random'}, default='svd'
+    init : {'auto', 'svd', 'random'}, default='auto'
         'svd': leading left singular vectors of each unfolding (a randomized
         SVD; for ``nonnegative``, the larger signed part of each); 'random':
-        Gaussian (uniform for ``nonnegative``) factors.  Fits from different
-        seeds differ much more with 'random', which is what stability and
-        error curves over seeds need.
+        Gaussian (uniform for ``nonnegative``) factors.  'auto' is 'svd' for
+        non-negative CP (fewer HALS sweeps than from a random start) and
+        'random' for ALS: on planted Gaussian problems
+        (``benchmarks/bench_tensor.py`` at seeds 0-5) ALS from random starts
+        reached the optimum in every case, from SVD starts it stalled at a
+        local minimum in one or two cases out of six (the singular vectors
+        are orthogonal mixtures of the CP factors).  Stability and error
+        curves over seeds need 'random', so that seeds differ.
     max_iter : int, default=500
         Maximum number of sweeps over the modes.
     tol : float, default=1e-6
@@ -725,7 +751,7 @@ class CPDecomposition(BaseEstimator):
 
     _fitted_marker = "weights_"
 
-    def __init__(self, n_components=2, *, nonnegative=False, init="svd", max_iter=500,
+    def __init__(self, n_components=2, *, nonnegative=False, init="auto", max_iter=500,
                  tol=1e-6, random_state=None, verbose=0, callback=None):
         self.n_components = n_components
         self.nonnegative = nonnegative
