@@ -274,7 +274,8 @@ def test_bad_inputs_raise_clear_errors(rng):
     with pytest.raises(ValueError, match=r"mask must have the shape of X \(5, 4, 3\), got an "
                                          r"array of shape \(5, 4\)"):
         CPDecomposition(2).fit(X, mask=np.ones((5, 4), bool))
-    with pytest.raises(ValueError, match="init must be one of 'auto', 'svd', 'random', got 'nndsvd'"):
+    with pytest.raises(ValueError,
+                       match="init must be one of 'auto', 'svd', 'random', got 'nndsvd'"):
         CPDecomposition(2, init="nndsvd").fit(X)
     with pytest.raises(ValueError, match="mask must observe at least one entry"):
         CPDecomposition(2).fit(X, mask=np.zeros(X.shape, bool))

@@ -1,4 +1,4 @@
-"""A generated neurons x time x trials tensor with planted cell assemblies (tensor component analysis)."""
+"""A generated neurons x time x trials tensor with planted cell assemblies."""
 
 import numpy as np
 from sklearn.utils import Bunch
