@@ -9,7 +9,8 @@ import importlib
 
 __version__ = "0.1.0.dev0"
 
-_SUBMODULES = ("decomposition", "datasets", "neuro", "assessment", "ratings", "cli", "widgets")
+_SUBMODULES = ("decomposition", "datasets", "neuro", "assessment", "ratings", "tensor", "cli",
+               "widgets")
 
 _FUNCTIONS = {"save_model": "nimf._persist", "load_model": "nimf._persist"}
 

@@ -28,6 +28,7 @@ _REGISTRY = {
     "SparsePCA": ("nimf.decomposition.sparse_pca", "SparsePCA"),
     "NMF": ("nimf.decomposition.nmf", "NMF"),
     "MatrixCompletion": ("nimf.ratings.completion", "MatrixCompletion"),
+    "CPDecomposition": ("nimf.tensor.cp", "CPDecomposition"),
 }
 
 

@@ -108,6 +108,7 @@ def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None
     ----------
     estimator : estimator with ``n_components``
     X : array-like of shape (n_samples, n_features)
+        An N-way array (N >= 3) is assessed as a CP model by :mod:`nimf.assessment.tensor`.
     ranks : sequence of positive int
     holdout : float in (0, 0.5], default=0.1
         Fraction of entries hidden.
@@ -140,6 +141,10 @@ def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None
     >>> speckled_cv(PCA(), X, ranks=[1, 2, 3, 4], random_state=0).best_rank
     2
     """
+    from .tensor import is_tensor_problem, tensor_speckled_cv  # N-way arrays: masked CP fits
+    if is_tensor_problem(estimator, X):
+        return tensor_speckled_cv(estimator, X, ranks, holdout, n_repeats, random_state, n_jobs,
+                                  verbose)
     check_estimator_has_rank(estimator)
     X = check_data(X)
     ranks = check_ranks(ranks, max_rank=min(X.shape))

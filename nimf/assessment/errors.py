@@ -190,6 +190,7 @@ def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, ver
     estimator : estimator with ``n_components``, ``transform`` and ``inverse_transform``
         For instance :class:`nimf.decomposition.NMF` or :class:`sklearn.decomposition.PCA`.
     X : array-like of shape (n_samples, n_features)
+        An N-way array (N >= 3) is assessed as a CP model by :mod:`nimf.assessment.tensor`.
     ranks : sequence of int
         Numbers of components to try.
     n_seeds : int, default=3
@@ -214,6 +215,9 @@ def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, ver
     >>> result.errors.shape
     (3, 2)
     """
+    from .tensor import is_tensor_problem, tensor_error_curve  # N-way arrays: CP models
+    if is_tensor_problem(estimator, X):
+        return tensor_error_curve(estimator, X, ranks, n_seeds, random_state, n_jobs, verbose)
     check_estimator_has_rank(estimator)
     X = check_data(X)
     ranks = check_ranks(ranks, max_rank=min(X.shape))

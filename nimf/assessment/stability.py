@@ -75,6 +75,7 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     ----------
     estimator : estimator with ``n_components``
     X : array-like of shape (n_samples, n_features)
+        An N-way array (N >= 3) is assessed as a CP model by :mod:`nimf.assessment.tensor`.
     ranks : sequence of int
     n_seeds : int, default=5
         Fits per rank; at least 2.
@@ -104,6 +105,9 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     >>> result.similarity.shape
     (2, 2)
     """
+    from .tensor import is_tensor_problem, tensor_stability  # N-way arrays: CP models
+    if is_tensor_problem(estimator, X):
+        return tensor_stability(estimator, X, ranks, n_seeds, random_state, n_jobs, verbose)
     check_estimator_has_rank(estimator)
     X = check_data(X)
     ranks = check_ranks(ranks, max_rank=min(X.shape))

@@ -37,7 +37,8 @@ def plot_error_curve(result, ax=None, jitter=0.1, random_state=0):
     ax.scatter((ranks[:, None] + offsets).ravel(), errors.ravel(), s=12, alpha=0.6,
                color="C0", label="fits")
     ax.plot(ranks, errors.min(axis=1), "-o", color="C0", label="best fit")
-    ax.plot(ranks, result.svd_bound, "--", color="k", label="truncated SVD bound")
+    ax.plot(ranks, result.svd_bound, "--", color="k",
+            label=getattr(result, "bound_label", "truncated SVD bound"))
     ax.set_xlabel("rank")
     ax.set_ylabel("relative reconstruction error")
     ax.set_xticks(ranks)
