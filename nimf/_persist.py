@@ -135,6 +135,10 @@ _ARRAYS = {
     "SparsePCA": {
         "attr__components_": (("k", "p"), "f", True), "attr__mean_": (("p",), "f", True),
     },
+    "CPDecomposition": {
+        "attr__weights_": (("k",), "f", True), "attr__errors_": (("e",), "f", False),
+        # one factor per mode: "state__factor_<mode>" (added per file, see _cp_spec)
+    },
     "MatrixCompletion": {
         "attr__user_factors_": (("u", "k"), "f", True),
         "attr__item_factors_": (("i", "k"), "f", True),
@@ -152,7 +156,7 @@ _STATE_SCALARS = {
                                  "reduction": float},
     "MatrixCompletion": {"rating_scale": list, "history": list, "n_items": int,
                          "user_ids_kind": str, "item_ids_kind": str},
-    "NMF": {}, "SparsePCA": {},
+    "NMF": {}, "SparsePCA": {}, "CPDecomposition": {"n_modes": int, "shape": list},
 }
 _PICKLE = ("holds Python objects (a pickle); nimf model files hold plain arrays only and "
            "are never unpickled")
@@ -244,9 +248,23 @@ def _read_header(path, arrays):
     return header
 
 
+def _cp_spec(path, arrays):
+    """The arrays of a CP model: its weights and one factor per mode, numbered from 0."""
+    spec = dict(_ARRAYS["CPDecomposition"])
+    modes = sorted(key for key in arrays if key.startswith("state__factor_"))
+    n_modes = len(modes)
+    expected = [f"state__factor_{m}" for m in range(n_modes)]
+    if n_modes < 3 or sorted(expected) != modes:
+        raise _bad(path, f"a CPDecomposition holds one factor per mode (at least 3, "
+                         f"state__factor_0, state__factor_1, ...), got {modes}")
+    for m in range(n_modes):
+        spec[f"state__factor_{m}"] = ((f"i{m}", "k"), "f", True)
+    return spec
+
+
 def _check_arrays(path, name, arrays):
     """Shapes that agree, numeric kinds and finite values, for every array."""
-    spec = _ARRAYS[name]
+    spec = _cp_spec(path, arrays) if name == "CPDecomposition" else _ARRAYS[name]
     sizes = {}
     for key in arrays:
         if key.startswith("param__"):
@@ -307,6 +325,13 @@ def _check_scalars(path, name, header, sizes):
         if not ok:
             raise _bad(path, f"the saved state's {key!r} must be a {kind.__name__}, got "
                              f"{value!r:.40}")
+    if name == "CPDecomposition":
+        n_modes = sum(1 for symbol in sizes if symbol.startswith("i"))
+        shape = [sizes[f"i{m}"] for m in range(n_modes)]
+        if state["n_modes"] != n_modes or state["shape"] != shape:
+            raise _bad(path, f"the saved shape {state['shape']!r:.60} and number of modes "
+                             f"{state['n_modes']!r} do not match the factors (shape "
+                             f"{shape})")
     if name == "MatrixCompletion":
         scale = state["rating_scale"]
         if len(scale) != 2 or not all(isinstance(v, (int, float)) and np.isfinite(v)
