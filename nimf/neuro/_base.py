@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import time
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import available_memory, check_int
 from ..sources import PermutedFeatures
 from ._checks import (ImageDimensionError, check_imgs, check_loadings,
-                      check_mask_in_field_of_view, check_masked_signal, check_study, read_error)
+                      check_mask_in_field_of_view, check_masked_signal, check_study, reading)
 from ._data import (_MEMMAP_FRACTION, _explained_variance_per_component,
                     _explained_variance_total, _is_masked_study, _is_surface, _load_header_img,
                     _same_mask, _same_param, _variance_sample)
@@ -426,14 +425,8 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
         def work(i):
             self._log(f"Extracting region signals from imgs[{i}] (masking and cleaning)", 2)
-            try:
+            with reading(imgs[i], f"imgs[{i}]"):
                 subject = func(imgs[i], confounds[i], **args)
-            except (EOFError, zlib.error) as exc:
-                raise read_error(exc, imgs[i], f"imgs[{i}]") from exc
-            except OSError as exc:
-                if "damaged" not in str(exc) and "gzip" not in str(exc).lower():
-                    raise
-                raise read_error(exc, imgs[i], f"imgs[{i}]") from exc
             if check_signal:
                 check_masked_signal(subject, f"imgs[{i}]")
             if subject.shape[1] != n_features:  # pragma: no cover - defensive
@@ -516,7 +509,8 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"({total} after reduction_ratio={self.reduction_ratio!r}), got "
                 f"n_components={self.n_components}")
         self._log(f"Computing the mask of {len(imgs)} image(s)")
-        self._fit_masker(imgs, kind)
+        with reading(imgs[0] if len(imgs) == 1 else "the images", "imgs"):
+            self._fit_masker(imgs, kind)
         if kind == "volume":
             check_mask_in_field_of_view(self.mask_img_, headers[0])
         self._check_n_voxels()

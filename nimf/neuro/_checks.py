@@ -12,6 +12,7 @@ truncated files, the field of view of the mask; what needs the data is checked
 on the masked data, before the learner starts (images without signal).
 """
 
+import contextlib
 import glob
 import gzip
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["check_imgs", "check_study", "check_mask_in_field_of_view", "check_loadings",
-           "check_masked_signal", "describe", "ImageDimensionError"]
+           "check_masked_signal", "describe", "reading", "ImageDimensionError"]
 
 
 try:  # nilearn's own dimension error (a TypeError), with nimf's message
@@ -151,9 +152,25 @@ def load_header_img(img, name):
         f"or a SurfaceImage, got {describe(img)}")
 
 
+@contextlib.contextmanager
+def reading(img, name):
+    """Turn the errors of reading a damaged image file into a clear ``ValueError``."""
+    try:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise read_error(exc, img, name) from exc
+    except OSError as exc:
+        if "damaged" not in str(exc) and "gzip" not in str(exc).lower():
+            raise
+        raise read_error(exc, img, name) from exc
+
+
 def read_error(exc, img, name):
     """A clear error for a failure to read an image's data (raised from ``exc``)."""
-    what = repr(str(img)) if isinstance(img, (str, Path)) else "the image"
+    what = repr(str(img)) if isinstance(img, Path) or (isinstance(img, str) and
+                                                       img != "the images") else str(img)
+    if not isinstance(img, (str, Path)):
+        what = "the image"
     return ValueError(f"{name}: could not read the data of {what}: the file is truncated or "
                       f"corrupt ({type(exc).__name__}: {exc})")
 
@@ -325,10 +342,8 @@ def check_study(imgs, confounds, target_affine, *, allow_3d=False, name="imgs"):
         himg = load_header_img(img, f"{name}[{i}]")
         shape = himg.shape
         if len(shape) == 3 and allow_3d:
-            try:
+            with reading(img, f"{name}[{i}]"):
                 himg = _one_scan_volume(himg)
-            except (EOFError, OSError, zlib.error, ValueError) as exc:
-                raise read_error(exc, img, f"{name}[{i}]") from exc
             imgs[i] = himg
             shape = himg.shape
         if len(shape) != 4:
@@ -393,7 +408,7 @@ def check_masked_signal(data, name="imgs"):
     """Refuse masked, cleaned data without any signal (every value zero)."""
     if data.size and not np.any(data):
         raise ValueError(
-            f"{name} hold no signal within the mask: after masking and cleaning every value "
+            f"{name} holds no signal within the mask: after masking and cleaning every value "
             "is zero (are the images empty, all zero or constant, or is the mask outside the "
             "brain?)")
 
