@@ -250,3 +250,16 @@ def test_surface_data_without_mask_uses_every_vertex():
     n_vertices = sum(part.shape[0] for part in surf.func[0].data.parts.values())
     assert dl.masker_.n_elements_ == n_vertices
     assert dl.components_.shape == (3, n_vertices)
+
+
+def test_transform_confounds_change_signals(study, fitted):
+    # confounds that are not linear ramps (those are removed by detrending
+    # already) change the time courses transform returns
+    n_scans = study.func[3].shape[3]
+    rng = np.random.RandomState(0)
+    confounds = np.column_stack([np.sin(np.arange(n_scans) / 3.0),
+                                 rng.standard_normal(n_scans)])
+    plain = fitted.transform(study.func[3])[0]
+    cleaned = fitted.transform(study.func[3], confounds=[confounds])[0]
+    assert plain.shape == cleaned.shape
+    assert not np.allclose(plain, cleaned)

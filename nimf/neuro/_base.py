@@ -694,7 +694,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         self.n_elements_ = int(self.components_.shape[0])
         # least squares on the maps: the pseudo-inverse is computed once per fit
         # (transform and score leave the estimator unchanged)
-        self._pinv = np.linalg.pinv(self.components_.astype(np.float64))
+        self._pinv = _pinv_rows(self.components_)
         self.components_img_ = self.masker_.inverse_transform(self.components_)
         empty = ~np.any(self.components_ != 0, axis=1)
         if np.any(empty):
@@ -728,7 +728,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
     def _codes(self, data, input_dtype=None):
         pinv = getattr(self, "_pinv", None)
         if pinv is None:  # a model fitted before the pseudo-inverse was kept
-            pinv = np.linalg.pinv(self.components_.astype(np.float64))
+            pinv = _pinv_rows(self.components_)
         codes = data @ pinv.astype(data.dtype, copy=False)
         target = self._output_dtype(input_dtype if input_dtype is not None else data.dtype)
         return codes if target is None else codes.astype(target, copy=False)
@@ -844,6 +844,14 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")
+
+
+def _pinv_rows(components):
+    """Pseudo-inverse of the maps (n_components, n_voxels), as ``C^T pinv(C C^T)``:
+    the identity holds for any matrix, and costs a k x k inverse instead of an SVD
+    of the maps."""
+    components = components.astype(np.float64)
+    return components.T @ np.linalg.pinv(components @ components.T)
 
 
 def _image_dtype(img):
