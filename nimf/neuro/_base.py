@@ -497,6 +497,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         kind, n_scans, imgs, headers, confounds = study
         if kind == "surface":
             self._warn_ignored_surface_params()
+        self._log(f"Computing the mask of {len(imgs)} image(s)")
+        with reading(imgs[0] if len(imgs) == 1 else "the images", "imgs"):
+            self._fit_masker(imgs, kind)
+        if kind == "volume":
+            check_mask_in_field_of_view(self.mask_img_, headers[0])
         if self.reduction_ratio == 1 or self.reduction_ratio == 1.0:
             n_rows = None
             total = sum(n_scans)
@@ -508,11 +513,6 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"n_components must be <= the number of scans available "
                 f"({total} after reduction_ratio={self.reduction_ratio!r}), got "
                 f"n_components={self.n_components}")
-        self._log(f"Computing the mask of {len(imgs)} image(s)")
-        with reading(imgs[0] if len(imgs) == 1 else "the images", "imgs"):
-            self._fit_masker(imgs, kind)
-        if kind == "volume":
-            check_mask_in_field_of_view(self.mask_img_, headers[0])
         self._check_n_voxels()
         dict_init = self._masked_dict_init()
         self._fitted_masking = effective
@@ -765,7 +765,8 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             conf = None if confounds is None else [confounds[i]]
             study = (kind, [n_scans[i]], [img], None if headers is None else [headers[i]], conf)
             with self._study_array([img], conf, study=study) as data:
-                out.append(self._codes(data, _image_dtype(img)))
+                out.append(self._codes(data, _image_dtype(img if kind == "surface"
+                                                          else headers[i])))
         return out
 
     def inverse_transform(self, loadings):
