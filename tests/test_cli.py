@@ -241,12 +241,16 @@ def test_mask_failures_leave_nothing(small_study, tmp_path, capsys):
     assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out),
                  "--append"]) == 2
     assert "does not exist" in capsys.readouterr().err
-    # the second image is damaged past its header: the first subject was
+    # the second image is damaged past its header (its compressed data garbled,
+    # its size intact, so that only reading it fails): the first subject was
     # committed when masking fails, and the new study is removed
     first = nibabel.load(folder / "sub-01_bold.nii.gz")
-    damaged = tmp_path / "sub-02_bold.nii"
+    damaged = tmp_path / "sub-02_bold.nii.gz"
     nibabel.save(nibabel.Nifti1Image(np.asarray(first.dataobj), first.affine), damaged)
-    damaged.write_bytes(damaged.read_bytes()[:damaged.stat().st_size // 2])
+    raw = bytearray(damaged.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 64] = bytes(64)
+    damaged.write_bytes(bytes(raw))
     mask = tmp_path / "mask.nii"
     nibabel.save(nibabel.Nifti1Image(np.asarray(study.mask_img.dataobj),
                                      study.mask_img.affine), mask)
@@ -256,7 +260,7 @@ def test_mask_failures_leave_nothing(small_study, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "imgs[0] sub-01_bold.nii.gz: 60 scans committed" in captured.out
     assert f"imgs[1] ({damaged}) could not be masked" in captured.err
-    assert sorted(os.listdir(tmp_path)) == ["mask.nii", "sub-02_bold.nii"]
+    assert sorted(os.listdir(tmp_path)) == ["mask.nii", "sub-02_bold.nii.gz"]
 
 
 # ------------------------------------------------------------ --out swapped in whole

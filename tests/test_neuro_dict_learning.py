@@ -53,7 +53,10 @@ def test_planted_networks_are_recovered(study, fitted):
 def test_attributes_and_shapes_match_nilearn(study, fitted):
     n_voxels = int(np.asarray(study.mask_img.dataobj).astype(bool).sum())
     assert fitted.components_.shape == (5, n_voxels)
-    assert fitted.n_elements_ == n_voxels
+    # as nilearn's decomposition estimators: n_elements_ counts the maps, the
+    # masker counts the voxels
+    assert fitted.n_elements_ == 5
+    assert fitted.masker_.n_elements_ == n_voxels
     assert fitted.components_img_.shape == study.mask_img.shape + (5,)
     assert fitted.mask_img_.shape == study.mask_img.shape
     assert hasattr(fitted.masker_, "inverse_transform")
@@ -149,16 +152,17 @@ def test_files_and_glob_patterns(study, tmp_path):
 def test_mask_computed_from_the_images(study):
     dl = DictLearning(n_components=3, n_epochs=1, random_state=0).fit(study.func[:2])
     assert dl.mask_img_.shape == study.mask_img.shape
-    assert dl.n_elements_ > 100
+    assert dl.masker_.n_elements_ > 100
 
 
 # ------------------------------------------------------------------ bad input
-def test_3d_image_is_rejected(study):
+def test_5d_image_is_rejected(study):
     from nilearn.exceptions import DimensionError
 
-    img3d = nibabel.Nifti1Image(np.asarray(study.func[0].dataobj)[..., 0], study.func[0].affine)
-    with pytest.raises(DimensionError):
-        DictLearning(n_components=2, mask=study.mask_img).fit([img3d])
+    img5d = nibabel.Nifti1Image(np.asarray(study.func[0].dataobj)[..., None],
+                                study.func[0].affine)
+    with pytest.raises(DimensionError, match=r"imgs\[0\] must be a 3D or 4D image, got a 5D"):
+        DictLearning(n_components=2, mask=study.mask_img).fit([img5d])
 
 
 def test_images_on_different_grids_are_rejected(study):
@@ -215,7 +219,7 @@ def test_surface_data():
     from nilearn.surface import SurfaceImage
 
     assert isinstance(dl.components_img_, SurfaceImage)
-    assert dl.components_.shape == (10, dl.n_elements_)
+    assert dl.components_.shape == (10, dl.masker_.n_elements_)
     loadings = dl.transform(surf.func[2:])
     assert loadings[0].shape == (150, 10)
     back = dl.inverse_transform(loadings)[0]
@@ -244,5 +248,18 @@ def test_surface_data_without_mask_uses_every_vertex():
         warnings.simplefilter("ignore", UserWarning)
         dl.fit(surf.func)  # a list of surface time series and no mask
     n_vertices = sum(part.shape[0] for part in surf.func[0].data.parts.values())
-    assert dl.n_elements_ == n_vertices
+    assert dl.masker_.n_elements_ == n_vertices
     assert dl.components_.shape == (3, n_vertices)
+
+
+def test_transform_confounds_change_signals(study, fitted):
+    # confounds that are not linear ramps (those are removed by detrending
+    # already) change the time courses transform returns
+    n_scans = study.func[3].shape[3]
+    rng = np.random.RandomState(0)
+    confounds = np.column_stack([np.sin(np.arange(n_scans) / 3.0),
+                                 rng.standard_normal(n_scans)])
+    plain = fitted.transform(study.func[3])[0]
+    cleaned = fitted.transform(study.func[3], confounds=[confounds])[0]
+    assert plain.shape == cleaned.shape
+    assert not np.allclose(plain, cleaned)

@@ -20,7 +20,8 @@ def study():
 def test_image_estimators(study, cls, kw, min_recovery):
     est = cls(n_components=5, mask=study.mask_img, random_state=0, **kw)
     est.fit(study.func[:2], confounds=study.confounds[:2])
-    n_voxels = est.n_elements_
+    n_voxels = est.masker_.n_elements_
+    assert est.n_elements_ == 5
     assert est.components_.shape == (5, n_voxels)
     assert est.components_img_.shape == study.mask_img.shape + (5,)
     assert np.all(np.diff(est.explained_variance_) <= 1e-12)

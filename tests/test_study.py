@@ -64,7 +64,7 @@ def test_volume_round_trip_is_bitwise(vol, tmp_path, dtype):
     refs, est = estimator_masking(vol.func, vol.confounds, mask=vol.mask_img, dtype=dtype)
     expected = np.float64 if dtype == "float64" else np.float32
     assert study.dtype == expected and study.data.dtype == expected
-    assert study.kind == "volume" and study.n_voxels == est.n_elements_
+    assert study.kind == "volume" and study.n_voxels == est.masker_.n_elements_
     assert study.n_scans == 90 and len(study.subjects) == 3
     assert study.subject_slices == [slice(0, 30), slice(30, 60), slice(60, 90)]
     for i, ref in enumerate(refs):
@@ -111,7 +111,7 @@ def test_computed_mask_paths_and_confound_files(vol, tmp_path):
     study = mask_study(str(folder / "sub-*_bold.nii.gz"), tmp_path / "s.zarr",
                        confounds=conf_files, **params)
     refs, est = estimator_masking(files, conf_files, **params)
-    assert study.n_voxels == est.n_elements_
+    assert study.n_voxels == est.masker_.n_elements_
     for i, ref in enumerate(refs):
         np.testing.assert_array_equal(study.read_subject(i), ref)
     first = study.subjects[0]
@@ -132,7 +132,7 @@ def test_surface_round_trip_is_bitwise(surf, tmp_path):
         path = tmp_path / f"s-{mask is None}.zarr"
         study = mask_study(surf.func, path, confounds=surf.confounds, mask=mask)
         refs, est = estimator_masking(surf.func, surf.confounds, mask=mask)
-        assert study.kind == "surface" and study.n_voxels == est.n_elements_
+        assert study.kind == "surface" and study.n_voxels == est.masker_.n_elements_
         for i, ref in enumerate(refs):
             np.testing.assert_array_equal(study.read_subject(i), ref)
         # the mask and mesh are rebuilt from the store alone

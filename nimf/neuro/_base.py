@@ -27,6 +27,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import available_memory, check_int
 from ..sources import PermutedFeatures
+from ._checks import (ImageDimensionError, check_imgs, check_loadings,
+                      check_mask_in_field_of_view, check_masked_signal, check_study, reading)
 from ._data import (_MEMMAP_FRACTION, _explained_variance_per_component,
                     _explained_variance_total, _is_masked_study, _is_surface, _load_header_img,
                     _same_mask, _same_param, _variance_sample)
@@ -40,6 +42,93 @@ _MASKING_KEYS = _CLEAN_KEYS + ("dtype", "target_affine", "target_shape", "mask_s
 
 __all__ = ["BaseImageDecomposition"]
 
+
+# the masking and cleaning parameters shared by the image estimators, in the
+# order of their signatures; filled into their docstrings by _fill_doc
+_MASKING_PARAMETERS_DOC = """\
+    mask : Niimg-like, SurfaceImage, NiftiMasker, MultiNiftiMasker, SurfaceMasker \
+or MultiSurfaceMasker, default=None
+        Mask of the voxels (or vertices) to decompose, or a masker whose mask
+        and masking parameters are used (they override the estimator's, with a
+        warning listing those that differ, as in nilearn).  Computed from the
+        images with ``mask_strategy`` when not given; every vertex of surface
+        images.
+    smoothing_fwhm : float or None, default=4
+        Full width at half maximum (mm) of the spatial Gaussian smoothing of
+        the images; None for no smoothing.
+    standardize : {'zscore_sample', 'psc', True, False, None}, default='zscore_sample'
+        Standardization of each voxel's time series (as in nilearn's maskers):
+        z-score with the sample standard deviation, percent signal change, or
+        none.
+    standardize_confounds : bool, default=True
+        Z-score the confounds before regressing them out of the signals.
+    detrend : bool, default=True
+        Remove the linear trend (and the mean) of each time series.
+    low_pass : float or None, default=None
+        Low cut-off frequency of the Butterworth band-pass filter, in Hz;
+        needs ``t_r``.
+    high_pass : float or None, default=None
+        High-pass cut-off frequency of the Butterworth filter, in Hz; needs
+        ``t_r``.
+    t_r : float or None, default=None
+        Repetition time of the scans, in seconds (needed by the filters).
+    dtype : float or integer type, 'auto' or None, default=None
+        A float type is the type of the masked data the components are learned
+        from (float32 otherwise).  As in nilearn, it is also the type of what
+        ``transform`` and ``inverse_transform`` return ('auto': int32 for
+        images of integers, float32 otherwise; None: float32 for
+        ``transform``, the loadings' type for ``inverse_transform``).  bool is
+        refused.
+    target_affine : ndarray of shape (3, 3) or (4, 4), or None, default=None
+        Resample the images (and the mask) to this affine first (see
+        :func:`nilearn.image.resample_img`); volume images only.
+    target_shape : tuple of 3 ints or None, default=None
+        Shape of the resampled grid, with ``target_affine``; volume images
+        only.
+    mask_strategy : {'epi', 'background', 'whole-brain-template', \
+'gm-template', 'wm-template'}, default='epi'
+        How the mask is computed from the images when ``mask`` is None
+        (nilearn's strategies); volume images only.
+    mask_args : dict or None, default=None
+        Extra arguments of the mask computation (see
+        :func:`nilearn.masking.compute_epi_mask` and the other strategies).
+    n_jobs : int, default=1
+        Number of images masked and cleaned in parallel (-1: all cores).
+    verbose : int, default=0
+        0 prints nothing; 1 prints the steps of ``fit`` (and the progress bar
+        of an online learner); 2 also each image's masking and the solver's
+        iterations.
+    memory : str, path or joblib.Memory, or None, default=None
+        Cache of the masked and cleaned images (a folder, or a Memory); None
+        for no cache.
+    memory_level : int, default=0
+        Kept for compatibility with nilearn: caching happens whenever
+        ``memory`` is given.
+"""
+
+
+def _fill_doc(cls):
+    """Put the shared parameter descriptions in an estimator's docstring."""
+    cls.__doc__ = cls.__doc__.replace("    %(masking_parameters)s\n", _MASKING_PARAMETERS_DOC)
+    return cls
+
+
+def _check_dtype_param(dtype):
+    """``dtype``: None, 'auto', or a float or integer type (as nilearn's estimators)."""
+    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
+        return
+    if dtype is bool or (isinstance(dtype, np.dtype) and dtype.kind == "b") or \
+            (isinstance(dtype, str) and dtype in ("bool", "?")):
+        raise TypeError("'dtype' cannot be bool: give a float type (the masked data), an "
+                        f"integer type (the output of transform), 'auto' or None; got {dtype!r}")
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError as exc:
+        raise ValueError(f"dtype must be a float or integer type, 'auto' or None, got "
+                         f"{dtype!r}") from exc
+    if kind not in "fiu":
+        raise ValueError(f"dtype must be a float or integer type, 'auto' or None, got {dtype!r}")
+
 # masked data larger than _MEMMAP_FRACTION of the available memory go to a
 # memory-mapped file on disk instead of RAM (the learners stream it in batches)
 _MEMMAP_FORCE = False  # tests set this to exercise the on-disk path
@@ -47,83 +136,13 @@ _MEMMAP_FORCE = False  # tests set this to exercise the on-disk path
 
 def _expand_imgs(imgs, name="imgs"):
     """A list of images from an image, a path, a glob or a list of them."""
-    if isinstance(imgs, (str, Path)):
-        text = str(imgs)
-        if glob.has_magic(text):
-            matches = sorted(glob.glob(os.path.expanduser(text)))
-            if not matches:
-                raise ValueError(f"{name}: no file matches the pattern {text!r}")
-            return matches
-        return [imgs]
-    if hasattr(imgs, "shape") or _is_surface(imgs) or not hasattr(imgs, "__iter__"):
-        return [imgs]
-    imgs = list(imgs)
-    if not imgs:
-        raise ValueError(f"{name} must be one or more 4D images, got an empty list")
-    out = []
-    for img in imgs:
-        if isinstance(img, (str, Path)) and glob.has_magic(str(img)):
-            out.extend(_expand_imgs(img, name))
-        else:
-            out.append(img)
-    return out
+    return check_imgs(imgs, name)
 
 
 def _check_study(imgs, confounds, target_affine):
-    """Validate images and confounds; return (kind, n_scans per image, headers)."""
-    from nilearn.exceptions import DimensionError
-
-    surface = [_is_surface(img) for img in imgs]
-    if any(surface) and not all(surface):
-        raise ValueError("imgs mixes SurfaceImage and volume images; give one kind")
-    if confounds is not None:
-        if not isinstance(confounds, (list, tuple)):
-            confounds = [confounds]
-        if len(confounds) != len(imgs):
-            raise ValueError(
-                f"confounds must be a list with one entry per image: expected "
-                f"{len(imgs)} entries, got {len(confounds)}")
-    if all(surface):
-        n_scans = []
-        for i, img in enumerate(imgs):
-            shape = img.shape
-            if len(shape) != 2:
-                raise DimensionError(len(shape), 2)
-            n_scans.append(int(shape[1]))
-        meshes = [img.mesh for img in imgs]
-        ref = meshes[0]
-        for i, mesh in enumerate(meshes[1:], 1):
-            same = all(np.array_equal(np.asarray(ref.parts[h].coordinates),
-                                      np.asarray(mesh.parts[h].coordinates))
-                       for h in ref.parts) if set(ref.parts) == set(mesh.parts) else False
-            if not same:
-                raise ValueError(f"imgs[{i}] is on another mesh than imgs[0]; all surface "
-                                 "images must share one mesh")
-        return "surface", n_scans, list(imgs), confounds
-    headers = []
-    n_scans = []
-    for i, img in enumerate(imgs):
-        himg = _load_header_img(img, f"imgs[{i}]")
-        shape = himg.shape
-        if len(shape) == 3:
-            raise DimensionError(3, 4)
-        if len(shape) != 4:
-            raise ValueError(
-                f"expected 4D images, got a {len(shape)}D image of shape {shape} "
-                f"for imgs[{i}]")
-        headers.append(himg)
-        n_scans.append(int(shape[3]))
-    if target_affine is None:
-        ref = headers[0]
-        for i, himg in enumerate(headers[1:], 1):
-            if himg.shape[:3] != ref.shape[:3] or not np.allclose(himg.affine, ref.affine,
-                                                                  atol=1e-4):
-                raise ValueError(
-                    f"all images must share one grid (shape and affine) unless "
-                    f"target_affine is given: imgs[0] has shape {ref.shape[:3]} and "
-                    f"affine {np.round(ref.affine, 3).tolist()}, imgs[{i}] has shape "
-                    f"{himg.shape[:3]} and affine {np.round(himg.affine, 3).tolist()}")
-    return "volume", n_scans, headers, confounds
+    """Validate images and confounds; return (kind, n_scans per image, headers, confounds)."""
+    kind, n_scans, _, headers, confounds = check_study(imgs, confounds, target_affine)
+    return kind, n_scans, headers, confounds
 
 
 def _make_masker(kind, mask, masker_params, *, target_affine=None, target_shape=None,
@@ -188,8 +207,8 @@ def _fit_masker(masker, imgs, kind):
         n_elements = int(np.count_nonzero(np.asarray(mask_img.dataobj)))
     if n_elements == 0:
         raise ValueError(
-            "the mask is empty: it selects 0 voxels (check mask, mask_strategy and "
-            "mask_args)")
+            "The mask is invalid as it is empty: it selects 0 voxels (check mask, "
+            "mask_strategy and mask_args)")
     return masker, mask_img, n_elements
 
 
@@ -221,20 +240,63 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
     # order (PermutedFeatures), so that the online learner reads whole blocks
     _permuted_data = False
 
+    # ---------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        """Estimator tags, with nilearn's input tags (as nilearn's decomposition estimators).
+
+        nilearn's estimator checks read ``input_tags.niimg_like`` and
+        ``input_tags.surf_img`` to know that the estimator takes Niimg-like
+        objects and :class:`~nilearn.surface.SurfaceImage` objects.
+        """
+        tags = super().__sklearn_tags__()
+        try:
+            from nilearn._utils.tags import InputTags
+        except ImportError:  # pragma: no cover - nilearn without estimator tags
+            return tags
+        tags.input_tags = InputTags(niimg_like=True, surf_img=True)
+        return tags
+
+    def _more_tags(self):
+        """The same tags, under the name nilearn's checks still read."""
+        return self.__sklearn_tags__()
+
     # ---------------------------------------------------------- parameters
+    def _effective_masking(self, warn=False):
+        """Every masking parameter in force: the estimator's, or those of a masker
+        given as ``mask`` (which override the estimator's, as in nilearn)."""
+        from nilearn.maskers import NiftiMasker, SurfaceMasker
+
+        params = {key: getattr(self, key) for key in _MASKING_KEYS}
+        if not isinstance(self.mask, (NiftiMasker, SurfaceMasker)):
+            return params
+        conflicts = []
+        for key in _MASKING_KEYS:
+            if not hasattr(self.mask, key):
+                continue
+            value = getattr(self.mask, key)
+            if not _same_param(value, params[key]):
+                conflicts.append(f"{key}: masker parameter {value!r} - overriding estimator "
+                                 f"parameter {params[key]!r}")
+            params[key] = value
+        if warn and conflicts:
+            warnings.warn(
+                "The masker given as mask sets the masking parameters (as in nilearn): "
+                + "; ".join(conflicts), UserWarning, stacklevel=3)
+        return params
+
     def _masker_params(self):
         """The cleaning parameters used for masking: the fitted ones once fitted
         (a model fitted from a masked study uses the study's)."""
         fitted = getattr(self, "_fitted_masking", None)
-        if fitted is not None:
-            return {key: fitted[key] for key in _CLEAN_KEYS}
-        return {key: getattr(self, key) for key in _CLEAN_KEYS}
+        if fitted is None:
+            fitted = self._effective_masking()
+        return {key: fitted[key] for key in _CLEAN_KEYS}
 
     def _grid_params(self):
         fitted = getattr(self, "_fitted_masking", None)
-        if fitted is not None:
-            return fitted["target_affine"], fitted["target_shape"]
-        return self.target_affine, self.target_shape
+        if fitted is None:
+            fitted = self._effective_masking()
+        return fitted["target_affine"], fitted["target_shape"]
 
     def _check_base_params(self):
         check_int(self.n_components, "n_components", min_val=1)
@@ -258,33 +320,49 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                     raise ValueError(f"{name}={value} needs the repetition time: t_r must be given")
         if self.t_r is not None and (not isinstance(self.t_r, (int, float)) or self.t_r <= 0):
             raise ValueError(f"t_r must be None or a positive number of seconds, got {self.t_r!r}")
-        if self.dtype is not None and self.dtype != "auto":
-            dt = np.dtype(self.dtype)
-            if dt.kind != "f":
-                raise ValueError(f"dtype must be a float dtype, 'auto' or None, got {self.dtype!r}")
+        _check_dtype_param(self.dtype)
 
     @property
     def _work_dtype(self):
+        """Float type of the masked data: ``dtype`` when it is a float type, else float32."""
         fitted = getattr(self, "_fitted_masking", None)
         dtype = fitted["dtype"] if fitted is not None else self.dtype
-        if dtype is None or dtype == "auto":
+        if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
             return np.float32
-        return np.dtype(dtype).type
+        dtype = np.dtype(dtype)
+        return dtype.type if dtype.kind == "f" else np.float32
+
+    def _output_dtype(self, input_dtype):
+        """dtype of what ``transform`` and ``inverse_transform`` return, as nilearn:
+        ``dtype`` converts (``'auto'``: int32 for integer input, float32 otherwise);
+        None keeps the work dtype (transform) or the input's (inverse_transform)."""
+        dtype = self.dtype
+        if dtype is None:
+            return None
+        if isinstance(dtype, str) and dtype == "auto":
+            return np.dtype(np.int32 if np.dtype(input_dtype).kind in "iu" else np.float32)
+        return np.dtype(dtype)
 
     # ---------------------------------------------------------- masking
     def _make_masker(self, kind):
+        params = self._effective_masking()
         return _make_masker(
-            kind, self.mask, self._masker_params(), target_affine=self.target_affine,
-            target_shape=self.target_shape, mask_strategy=self.mask_strategy,
-            mask_args=self.mask_args, memory=self.memory, memory_level=self.memory_level,
+            kind, self.mask, self._masker_params(), target_affine=params["target_affine"],
+            target_shape=params["target_shape"], mask_strategy=params["mask_strategy"],
+            mask_args=params["mask_args"], memory=self.memory, memory_level=self.memory_level,
             verbose=self.verbose, n_jobs=self.n_jobs)
 
     def _fit_masker(self, imgs, kind):
-        masker, mask_img, n_elements = _fit_masker(self._make_masker(kind), imgs, kind)
+        masker, mask_img, n_voxels = _fit_masker(self._make_masker(kind), imgs, kind)
         self.masker_ = masker
         self.mask_img_ = mask_img
-        self.n_elements_ = n_elements
+        self._n_voxels = n_voxels
         self._kind = kind
+
+    def _log(self, message, level=1):
+        """Progress messages on standard output, shown when ``verbose >= level``."""
+        if self.verbose and self.verbose >= level:
+            print(f"[{type(self).__name__}.fit] {message}", flush=True)
 
     def _subject_function(self):
         """The per-subject masking and cleaning function, cached if asked."""
@@ -304,26 +382,30 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _study_array(self, imgs, confounds, n_rows=None, random_state=None, study=None,
-                     permute=False):
+                     permute=False, check_signal=False):
         """Mask, clean (and reduce) every image into one array, for a ``with`` block.
 
         The array is allocated once (in RAM, or as a memory-mapped file when it
         is large, deleted when the block ends) and each subject is written into
         its rows: there is no second copy of the study.  ``study`` is the
-        result of :func:`_check_study` when the caller has already checked the
-        images (their headers are not read twice).  With ``permute``, the voxels
+        result of :func:`~nimf.neuro._checks.check_study` when the caller has
+        already checked the images (their headers are not read twice); its
+        images replace ``imgs`` (a 3D image comes back as a 4D image).  With
+        ``check_signal``, a subject without any signal in the mask is refused.  With ``permute``, the voxels
         are written in a random order drawn from ``random_state`` and the block
         yields a :class:`~nimf.sources.PermutedFeatures` (as a study on disk).
         """
-        kind, n_scans, _, confounds = study or _check_study(imgs, confounds,
-                                                            self._grid_params()[0])
+        kind, n_scans, imgs, headers, confounds = study or check_study(
+            imgs, confounds, self._grid_params()[0], allow_3d=True)
+        if kind == "volume" and headers is not None:
+            check_mask_in_field_of_view(self.mask_img_, headers[0])
         if kind != self._kind:
             raise ValueError(f"the estimator was fitted on {self._kind} images, got {kind} images")
         if confounds is None:
             confounds = [None] * len(imgs)
         rows = n_scans if n_rows is None else n_rows
         total = int(sum(rows))
-        n_features = self.n_elements_
+        n_features = self._n_voxels
         dtype = np.dtype(self._work_dtype)
         nbytes = total * n_features * dtype.itemsize
         tmpdir = None
@@ -342,7 +424,11 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         order = rng.permutation(n_features).astype(np.int64) if permute else None
 
         def work(i):
-            subject = func(imgs[i], confounds[i], **args)
+            self._log(f"Extracting region signals from imgs[{i}] (masking and cleaning)", 2)
+            with reading(imgs[i], f"imgs[{i}]"):
+                subject = func(imgs[i], confounds[i], **args)
+            if check_signal:
+                check_masked_signal(subject, f"imgs[{i}]")
             if subject.shape[1] != n_features:  # pragma: no cover - defensive
                 raise ValueError(f"imgs[{i}] gave {subject.shape[1]} features, "
                                  f"expected {n_features}")
@@ -405,9 +491,17 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             self._fit_study(imgs, confounds, validation)
             self.fit_time_ = time.perf_counter() - start
             return self
-        imgs = _expand_imgs(imgs)
-        study = _check_study(imgs, confounds, self.target_affine)
-        kind, n_scans, _, confounds = study
+        imgs = check_imgs(imgs)
+        effective = self._effective_masking(warn=True)
+        study = check_study(imgs, confounds, effective["target_affine"], allow_3d=True)
+        kind, n_scans, imgs, headers, confounds = study
+        if kind == "surface":
+            self._warn_ignored_surface_params()
+        self._log(f"Computing the mask of {len(imgs)} image(s)")
+        with reading(imgs[0] if len(imgs) == 1 else "the images", "imgs"):
+            self._fit_masker(imgs, kind)
+        if kind == "volume":
+            check_mask_in_field_of_view(self.mask_img_, headers[0])
         if self.reduction_ratio == 1 or self.reduction_ratio == 1.0:
             n_rows = None
             total = sum(n_scans)
@@ -419,31 +513,49 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"n_components must be <= the number of scans available "
                 f"({total} after reduction_ratio={self.reduction_ratio!r}), got "
                 f"n_components={self.n_components}")
-        self._fit_masker(imgs, kind)
         self._check_n_voxels()
         dict_init = self._masked_dict_init()
-        self._fitted_masking = self._own_masking()
+        self._fitted_masking = effective
         self._validation = self._validation_data(validation)
         t_mask = time.perf_counter()
+        self._log(f"Loading data: masking and cleaning {len(imgs)} image(s) of "
+                  f"{self._n_voxels} {'vertices' if kind == 'surface' else 'voxels'}")
         with self._study_array(imgs, confounds, n_rows=n_rows, random_state=self.random_state,
-                               study=study, permute=self._permuted_data) as data:
+                               study=study, permute=self._permuted_data,
+                               check_signal=True) as data:
             self.masking_time_ = time.perf_counter() - t_mask
+            self._log(f"Learning {self.n_components} components")
             components = np.asarray(self._fit_array(data, dict_init),
                                     dtype=np.dtype(self._work_dtype))
             self._set_components(components, data)
         self._validation = None
         self.fit_time_ = time.perf_counter() - start
+        self._log("Done")
         return self
 
     def _own_masking(self):
-        """Every masking parameter of the estimator, as a masked study records them."""
-        return {key: getattr(self, key) for key in _MASKING_KEYS}
+        """Every masking parameter in force, as a masked study records them."""
+        return self._effective_masking()
+
+    def _warn_ignored_surface_params(self):
+        """Volume-only parameters set for surface images are ignored: say so."""
+        import inspect
+
+        defaults = {name: prm.default for name, prm in
+                    inspect.signature(type(self).__init__).parameters.items()}
+        ignored = [key for key in ("target_affine", "target_shape", "mask_strategy",
+                                   "mask_args")
+                   if not _same_param(getattr(self, key), defaults.get(key))]
+        if ignored:
+            warnings.warn(
+                "The following parameters are not relevant for SurfaceImage inputs and "
+                f"are ignored: {', '.join(ignored)}", UserWarning, stacklevel=3)
 
     def _check_n_voxels(self):
-        if self.n_components > self.n_elements_:
+        if self.n_components > self._n_voxels:
             raise ValueError(
                 f"n_components must be <= the number of voxels in the mask "
-                f"({self.n_elements_}), got n_components={self.n_components}")
+                f"({self._n_voxels}), got n_components={self.n_components}")
 
     def _fit_study(self, study, confounds, validation):
         """Fit from a masked study on disk: its masking, its scans read by blocks."""
@@ -462,7 +574,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 f"in the study), got n_components={self.n_components}")
         self.masker_ = study.masker()
         self.mask_img_ = study.mask_img
-        self.n_elements_ = study.n_voxels
+        self._n_voxels = study.n_voxels
         self._kind = study.kind
         self._check_n_voxels()
         dict_init = self._masked_dict_init()
@@ -503,18 +615,19 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         if isinstance(validation, np.ndarray):
             arr = validation
         elif _is_masked_study(validation):
-            if validation.n_voxels != self.n_elements_ or not _same_mask(self.mask_img_,
+            if validation.n_voxels != self._n_voxels or not _same_mask(self.mask_img_,
                                                                         validation):
                 raise ValueError("validation is a masked study with another mask than the "
                                  "training data")
             arr = validation.read_rows(0, validation.n_scans)
         else:
-            imgs = _expand_imgs(validation, "validation")
-            kind, n_scans, _, _ = _check_study(imgs, None, self._grid_params()[0])
-            with self._study_array(imgs, None, study=(kind, n_scans, None, None)) as data:
+            imgs = check_imgs(validation, "validation")
+            study = check_study(imgs, None, self._grid_params()[0], allow_3d=True,
+                                name="validation")
+            with self._study_array(imgs, None, study=study) as data:
                 arr = np.array(data)
-        if arr.ndim != 2 or arr.shape[1] != self.n_elements_:
-            raise ValueError(f"validation must hold scans of {self.n_elements_} voxels, got "
+        if arr.ndim != 2 or arr.shape[1] != self._n_voxels:
+            raise ValueError(f"validation must hold scans of {self._n_voxels} voxels, got "
                              f"an array of shape {arr.shape}")
         return arr
 
@@ -552,10 +665,10 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                                       force_resample=True, copy_header=True)
             arr = apply_mask(img, self.mask_img_)
         arr = np.asarray(arr, dtype=np.float64)
-        if arr.shape != (self.n_components, self.n_elements_):
+        if arr.shape != (self.n_components, self._n_voxels):
             raise ValueError(
                 f"dict_init must hold n_components={self.n_components} maps of "
-                f"{self.n_elements_} voxels, got {arr.shape[0]} maps of {arr.shape[1]} voxels")
+                f"{self._n_voxels} voxels, got {arr.shape[0]} maps of {arr.shape[1]} voxels")
         if not np.all(np.isfinite(arr)):
             raise ValueError("dict_init contains NaN or infinite values")
         return arr
@@ -576,23 +689,35 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         order = np.argsort(-variance, kind="stable")
         self.components_ = components[order]
         self.explained_variance_ = variance[order]
-        self._pinv = None
+        # as nilearn's decomposition estimators: the number of elements of what
+        # transform returns (the maps); the voxels are counted by masker_.n_elements_
+        self.n_elements_ = int(self.components_.shape[0])
+        # least squares on the maps: the pseudo-inverse is computed once per fit
+        # (transform and score leave the estimator unchanged)
+        self._pinv = _pinv_rows(self.components_)
         self.components_img_ = self.masker_.inverse_transform(self.components_)
+        empty = ~np.any(self.components_ != 0, axis=1)
+        if np.any(empty):
+            warnings.warn(
+                f"{int(empty.sum())} of the {len(empty)} maps learned are empty (all zero), "
+                f"maps {np.flatnonzero(empty).tolist()} of components_: the sparsity penalty "
+                "is too strong or there are more components than the data hold; decrease "
+                "the penalty (alpha) or n_components", UserWarning, stacklevel=3)
 
     # ---------------------------------------------------------- transforms
     def _check_fitted_imgs(self, imgs):
         check_is_fitted(self, "components_")
-        return _expand_imgs(imgs)
+        return check_imgs(imgs)
 
     def _check_fitted_study(self, study, confounds):
         check_is_fitted(self, "components_")
         if confounds is not None:
             raise ValueError("confounds must be None for a MaskedStudy (regressed out when "
                              "it was masked)")
-        if study.n_voxels != self.n_elements_ or not _same_mask(self.mask_img_, study):
+        if study.n_voxels != self._n_voxels or not _same_mask(self.mask_img_, study):
             raise ValueError(f"the masked study {study.path!r} has another mask than the "
                              f"one the estimator was fitted with ({study.n_voxels} voxels, "
-                             f"expected {self.n_elements_})")
+                             f"expected {self._n_voxels})")
         mine = self._fitted_masking or {}
         for key, value in study.masker_params.items():
             if key in mine and not _same_param(mine[key], value):
@@ -600,11 +725,13 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                     f"the masked study {study.path!r} was masked with {key}={value!r}, the "
                     f"estimator's data with {key}={mine[key]!r}")
 
-    def _codes(self, data):
-        # least squares on the maps; the pseudo-inverse is computed once per fit
-        if getattr(self, "_pinv", None) is None:
-            self._pinv = np.linalg.pinv(self.components_.astype(np.float64))
-        return data @ self._pinv.astype(data.dtype, copy=False)
+    def _codes(self, data, input_dtype=None):
+        pinv = getattr(self, "_pinv", None)
+        if pinv is None:  # a model fitted before the pseudo-inverse was kept
+            pinv = _pinv_rows(self.components_)
+        codes = data @ pinv.astype(data.dtype, copy=False)
+        target = self._output_dtype(input_dtype if input_dtype is not None else data.dtype)
+        return codes if target is None else codes.astype(target, copy=False)
 
     def transform(self, imgs, confounds=None):
         """Time courses of the components in each image.
@@ -614,26 +741,32 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        imgs : list of Niimg-like objects or SurfaceImage
+        imgs : list of Niimg-like objects or SurfaceImage, or MaskedStudy
+            4D images (a 3D image is one scan), paths, glob patterns or
+            surface images; a single image is accepted.
         confounds : list, default=None
             One entry per image.
 
         Returns
         -------
         loadings : list of ndarray of shape (n_scans, n_components)
-            One array per image, every component included.
+            One array per image, every component included.  Their dtype is
+            the float type of the masked data, or the one ``dtype`` asks for
+            (as nilearn: ``'auto'`` gives int32 for images of integers).
         """
         if _is_masked_study(imgs):
             self._check_fitted_study(imgs, confounds)
             return [self._codes(imgs.read_subject(i)) for i in range(len(imgs.subjects))]
         imgs = self._check_fitted_imgs(imgs)
-        kind, n_scans, headers, confounds = _check_study(imgs, confounds,
-                                                         self._grid_params()[0])
+        kind, n_scans, imgs, headers, confounds = check_study(
+            imgs, confounds, self._grid_params()[0], allow_3d=True)
         out = []
         for i, img in enumerate(imgs):
             conf = None if confounds is None else [confounds[i]]
-            with self._study_array([img], conf, study=(kind, [n_scans[i]], None, conf)) as data:
-                out.append(self._codes(data))
+            study = (kind, [n_scans[i]], [img], None if headers is None else [headers[i]], conf)
+            with self._study_array([img], conf, study=study) as data:
+                out.append(self._codes(data, _image_dtype(img if kind == "surface"
+                                                          else headers[i])))
         return out
 
     def inverse_transform(self, loadings):
@@ -642,28 +775,28 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         loadings : list of ndarray of shape (n_scans, n_components), or one array
+            Time courses, as ``transform`` returns them.  Boolean arrays are
+            cast to float (with a warning); NaN or infinite values are refused.
 
         Returns
         -------
         imgs : list of images (or one image when one array is given)
+            Of the dtype of the loadings, or the one ``dtype`` asks for.
         """
         check_is_fitted(self, "components_")
-        single = isinstance(loadings, np.ndarray)
-        if single:
-            loadings = [loadings]
-        if not isinstance(loadings, (list, tuple)):
-            raise ValueError(
-                f"loadings must be a list of arrays of shape (n_scans, {self.components_.shape[0]}), "
-                f"got {type(loadings).__name__}")
         k = self.components_.shape[0]
+        arrays, single = check_loadings(loadings, k)
         out = []
-        for i, load in enumerate(loadings):
-            load = np.asarray(load)
-            if load.ndim != 2 or load.shape[1] != k:
-                raise ValueError(
-                    f"loadings[{i}] must have shape (n_scans, {k}), got {load.shape}")
-            out.append(self.masker_.inverse_transform(load.astype(self.components_.dtype) @
-                                                      self.components_))
+        for load in arrays:
+            if load.dtype.kind == "b":
+                warnings.warn("Casting boolean input to float: loadings are given as booleans",
+                              UserWarning, stacklevel=2)
+                load = load.astype(self.components_.dtype)
+            target = self._output_dtype(load.dtype) or load.dtype
+            signals = load.astype(np.float64, copy=False) @ self.components_.astype(np.float64)
+            if target.kind in "iu":
+                signals = np.rint(signals)
+            out.append(self.masker_.inverse_transform(signals.astype(target, copy=False)))
         return out[0] if single else out
 
     def score(self, imgs, y=None, confounds=None, per_component=False):
@@ -674,6 +807,15 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
         is regressed on all components (with an intercept); with
         ``per_component=True``: for each component alone, ``1 - var(X - proj) /
         var(X)``.
+
+        Parameters
+        ----------
+        imgs : list of Niimg-like objects or SurfaceImage, or MaskedStudy
+        y : None
+            Ignored, for scikit-learn compatibility.
+        confounds : list, default=None
+            One entry per image.
+        per_component : bool, default=False
 
         Returns
         -------
@@ -689,8 +831,35 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
                 return _explained_variance_per_component(data, self.components_)
             return _explained_variance_total(data, self.components_)
 
+    def set_output(self, *, transform=None):
+        """Not available: ``transform`` returns a list of arrays, one per image.
+
+        Raises
+        ------
+        NotImplementedError
+            Always (as nilearn's decomposition estimators).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__}.set_output is not available: transform returns a list of "
+            "arrays (one per image), not one table")
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "components_")
+
+
+def _pinv_rows(components):
+    """Pseudo-inverse of the maps (n_components, n_voxels), as ``C^T pinv(C C^T)``:
+    the identity holds for any matrix, and costs a k x k inverse instead of an SVD
+    of the maps."""
+    components = components.astype(np.float64)
+    return components.T @ np.linalg.pinv(components @ components.T)
+
+
+def _image_dtype(img):
+    """The dtype of an image's data (a nibabel image or a SurfaceImage)."""
+    if _is_surface(img):
+        return np.asarray(next(iter(img.data.parts.values()))).dtype
+    return np.dtype(img.get_data_dtype())
 
 
 def _prepare_subject(img, confounds, *, kind, mask_img, dtype, target_affine, target_shape,

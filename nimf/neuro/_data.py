@@ -28,21 +28,9 @@ def _is_surface(img):
 
 def _load_header_img(img, name):
     """A nibabel image (data not loaded) for a path or an image."""
-    import nibabel
+    from ._checks import load_header_img
 
-    if isinstance(img, (str, Path)):
-        path = os.path.expanduser(str(img))
-        if not os.path.exists(path):
-            raise ValueError(f"{name}: file not found: {path!r}")
-        try:
-            return nibabel.load(path)
-        except Exception as exc:  # nibabel raises several types
-            raise ValueError(f"{name}: could not read {path!r} as an image ({exc})") from exc
-    if isinstance(img, nibabel.spatialimages.SpatialImage):
-        return img
-    raise ValueError(
-        f"{name} must be 4D Niimg-like objects (paths or nibabel images) or "
-        f"SurfaceImage objects, got {type(img).__name__}")
+    return load_header_img(img, name)
 
 
 def _blocks_in_storage_order(X, components, step):

@@ -5,7 +5,7 @@ import numpy as np
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition._ica_start import ica_start
 from ..decomposition.online import OnlineDictionaryLearning
-from ._base import BaseImageDecomposition
+from ._base import BaseImageDecomposition, _fill_doc
 
 __all__ = ["DictLearning"]
 
@@ -22,6 +22,7 @@ def _ica_maps(data, n_components, reduction, random_state):
     return ica_start(data, n_components, reduction, random_state)
 
 
+@_fill_doc
 class DictLearning(BaseImageDecomposition):
     """Sparse functional maps from resting-state fMRI, by subsampled online dictionary learning.
 
@@ -77,34 +78,7 @@ class DictLearning(BaseImageDecomposition):
         Accepted for compatibility with nilearn, where it names the lasso
         solver of the maps.  nimf's maps come from exact projections onto the
         constraint, so both values give the same result.
-    mask : Niimg-like, SurfaceImage, NiftiMasker, MultiNiftiMasker or SurfaceMasker, default=None
-        Mask, or masker whose mask and settings are used.  Computed from the
-        images (``mask_strategy``) when not given.
-    smoothing_fwhm : float, default=4
-        Full width at half maximum (mm) of the spatial Gaussian smoothing.
-    standardize : bool or str, default="zscore_sample"
-        Standardization of each voxel's time series (as in nilearn's maskers).
-    standardize_confounds : bool, default=True
-    detrend : bool, default=True
-    low_pass, high_pass : float or None, default=None
-        Band-pass filter cut-offs (Hz); need ``t_r``.
-    t_r : float or None, default=None
-        Repetition time (s).
-    dtype : dtype, 'auto' or None, default=None
-        Float type of the masked data (default float32).
-    target_affine, target_shape : default=None
-        Resample the images to this grid first.
-    mask_strategy : str, default='epi'
-        How to compute the mask when ``mask`` is None (nilearn's strategies).
-    mask_args : dict, default=None
-    n_jobs : int, default=1
-        Subjects masked in parallel.
-    verbose : int, default=0
-        Progress bar and messages when > 0.
-    memory : str, joblib.Memory or None, default=None
-        Cache of the masked and cleaned subjects.
-    memory_level : int, default=0
-        Kept for compatibility; caching happens whenever ``memory`` is given.
+    %(masking_parameters)s
     reduction : float or 'auto', default='auto'
         nimf's subsampling: each step reads ``1 / reduction`` of the voxels.
         'auto' reads about 2500 voxels per step: ``n_voxels / 2500`` clipped
@@ -139,21 +113,28 @@ class DictLearning(BaseImageDecomposition):
     explained_variance_ : ndarray of shape (n_components,)
         Explained variance of each map on the training data (as
         ``score(per_component=True)``).
-    masker_ : MultiNiftiMasker or SurfaceMasker
-    mask_img_ : Nifti1Image or SurfaceImage
-    n_elements_ : int
-        Number of voxels (or vertices) in the mask.
-    n_iter_ : int
-        Number of epochs run.
+    fit_time_ : float
+        Seconds spent in ``fit``.
     history_ : dict of lists
         The online learner's record of time, scans processed, bytes read and
         objective on the ``validation`` subjects of ``fit`` (see
         :class:`~nimf.decomposition.OnlineDictionaryLearning`).
+    mask_img_ : Nifti1Image or SurfaceImage
+        The mask of the data: the given one, or the one computed from the
+        images.
+    masker_ : MultiNiftiMasker or SurfaceMasker
+        The fitted masker of the data (``masker_.n_elements_`` is the number of
+        voxels or vertices in the mask).
+    masking_time_ : float
+        Seconds spent masking and cleaning the images (0 for a masked study,
+        masked beforehand).
+    n_elements_ : int
+        Number of elements of each row ``transform`` returns: the number of
+        maps (as in nilearn's decomposition estimators).
+    n_iter_ : int
+        Number of epochs run.
     stop_reason_ : str
         Why learning stopped: 'n_epochs', 'tol', 'callback' or 'max_time'.
-    fit_time_, masking_time_ : float
-        Seconds spent in ``fit`` and in masking and cleaning (0 for a masked
-        study, masked beforehand).
 
     References
     ----------
@@ -237,14 +218,14 @@ class DictLearning(BaseImageDecomposition):
 
     def _reduction(self):
         if self.reduction == "auto":
-            return _auto_reduction(self.n_elements_)
+            return _auto_reduction(self._n_voxels)
         return float(self.reduction)
 
     def _online_estimator(self, dict_init):
         return OnlineDictionaryLearning(
             n_components=self.n_components, alpha=self.alpha / self._ALPHA_SCALE,
             dict_l1_ratio=self.dict_l1_ratio, positive_dict=self.positive,
-            reduction=self._reduction() if hasattr(self, "n_elements_") else 1.0,
+            reduction=self._reduction() if hasattr(self, "_n_voxels") else 1.0,
             batch_size=self.batch_size, n_epochs=self.n_epochs,
             learning_rate=self.learning_rate,
             dict_init="ica" if dict_init is None else dict_init,

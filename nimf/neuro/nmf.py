@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from .._validation import check_bool, check_float, check_int, check_option
 from ..decomposition.nmf import NMF as _ArrayNMF
 from ..decomposition.nmf import _initialize, _solve_codes
-from ._base import BaseImageDecomposition
+from ._base import BaseImageDecomposition, _fill_doc
 from ..sources import as_source
 from ._data import _fits_in_memory, _load_whole
 from .dict_learning import _auto_reduction, _ica_maps
@@ -17,6 +17,7 @@ from .dict_learning import _auto_reduction, _ica_maps
 __all__ = ["NMF"]
 
 
+@_fill_doc
 class NMF(BaseImageDecomposition):
     """Non-negative maps from resting-state images.
 
@@ -71,6 +72,9 @@ class NMF(BaseImageDecomposition):
         than ``tol``, relative to their norm, over one round.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation.
+    reduction_ratio : 'auto' or float in (0, 1], default=1.0
+        Temporal reduction of each subject before fitting (as nilearn).
+    %(masking_parameters)s
     normalize_maps : bool, default=True
         Bring the maps back to unit root-mean-square every 5 iterations (the
         time courses take up the scale), so that the penalty on the maps
@@ -78,21 +82,29 @@ class NMF(BaseImageDecomposition):
         with its own stopping rule (``tol`` on its optimality violation), with
         the maps' scale left free: the behaviour of nimf's NMF before this
         option, kept to reproduce earlier results.
-    reduction_ratio : 'auto' or float in (0, 1], default=1.0
-        Temporal reduction of each subject before fitting (as nilearn).
-    mask, smoothing_fwhm, standardize, standardize_confounds, detrend, low_pass, \
-high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args, \
-n_jobs, verbose, memory, memory_level :
-        Masking and cleaning, as in :class:`nimf.neuro.DictLearning` and nilearn.
 
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_voxels)
         Non-negative maps ordered by explained variance.
+    components_img_ : Nifti1Image or SurfaceImage
+        The maps as a 4D image (or a SurfaceImage with one sample per map).
+    explained_variance_ : ndarray of shape (n_components,)
+        Explained variance of each map on the training data.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+    mask_img_ : Nifti1Image or SurfaceImage
+        The mask of the data.
+    masker_ : MultiNiftiMasker or SurfaceMasker
+        The fitted masker of the data (``masker_.n_elements_`` voxels).
+    masking_time_ : float
+        Seconds spent masking and cleaning the images.
+    n_elements_ : int
+        Number of maps (the width of what ``transform`` returns).
     n_iter_ : int
         Number of solver iterations run.
-    components_img_, explained_variance_, masker_, mask_img_, n_elements_,
-    reconstruction_err_, fit_time_, masking_time_
+    reconstruction_err_ : float
+        Frobenius norm of the residual of the factorization of the data.
 
     References
     ----------
@@ -188,7 +200,7 @@ n_jobs, verbose, memory, memory_level :
         est = _ArrayNMF(n_components=self.n_components, init=init, semi=self.semi,
                         alpha_W=0.0, alpha_H=self.alpha_H, l1_ratio=self.l1_ratio,
                         max_iter=self.max_iter, tol=self.tol, random_state=random_state,
-                        verbose=self.verbose)
+                        verbose=max(0, int(self.verbose) - 1))
         est.fit(data, W=W, H=H)
         self.n_iter_ = est.n_iter_
         self.reconstruction_err_ = est.reconstruction_err_
@@ -214,7 +226,7 @@ n_jobs, verbose, memory, memory_level :
         H /= np.sqrt(np.mean(H ** 2, axis=1, keepdims=True))
         est = _ArrayNMF(n_components=self.n_components, init="custom", semi=self.semi,
                         alpha_W=0.0, alpha_H=self.alpha_H, l1_ratio=self.l1_ratio,
-                        batch_size=200, random_state=rng, verbose=self.verbose)
+                        batch_size=200, random_state=rng, verbose=max(0, int(self.verbose) - 1))
         previous = H
         for n_pass in range(1, self._STREAM_PASSES + 1):
             est.partial_fit(data, H=H if n_pass == 1 else None)
@@ -264,7 +276,7 @@ n_jobs, verbose, memory, memory_level :
             n_round = min(self._ITER_PER_ROUND, self.max_iter - n_iter)
             est = _ArrayNMF(n_components=self.n_components, init="custom", semi=self.semi,
                             alpha_W=0.0, alpha_H=self.alpha_H, l1_ratio=self.l1_ratio,
-                            max_iter=n_round, tol=0.0, verbose=self.verbose)
+                            max_iter=n_round, tol=0.0, verbose=max(0, int(self.verbose) - 1))
             W = est.fit_transform(data, W=W, H=H)
             H_new = est.components_
             n_iter += est.n_iter_

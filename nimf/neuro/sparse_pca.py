@@ -3,11 +3,12 @@
 
 from .._validation import check_float, check_int
 from ..decomposition.sparse_pca import SparsePCA as _ArraySparsePCA
-from ._base import BaseImageDecomposition
+from ._base import BaseImageDecomposition, _fill_doc
 
 __all__ = ["SparsePCA"]
 
 
+@_fill_doc
 class SparsePCA(BaseImageDecomposition):
     """Sparse principal components of resting-state images (sparse maps).
 
@@ -42,18 +43,28 @@ class SparsePCA(BaseImageDecomposition):
     reduction_ratio : 'auto' or float in (0, 1], default=1.0
         Temporal reduction of each subject before fitting (as nilearn).
     random_state : int, RandomState instance or None, default=None
-    mask, smoothing_fwhm, standardize, standardize_confounds, detrend, low_pass, \
-high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args, \
-n_jobs, verbose, memory, memory_level :
-        Masking and cleaning, as in :class:`nimf.neuro.DictLearning` and nilearn.
+    %(masking_parameters)s
 
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_voxels)
         Sparse maps (unit l2 norm), mostly positive, ordered by explained variance.
     components_img_ : Nifti1Image or SurfaceImage
+        The maps as a 4D image (or a SurfaceImage with one sample per map).
     explained_variance_ : ndarray of shape (n_components,)
-    masker_, mask_img_, n_elements_, n_iter_, fit_time_, masking_time_
+        Explained variance of each map on the training data.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+    mask_img_ : Nifti1Image or SurfaceImage
+        The mask of the data.
+    masker_ : MultiNiftiMasker or SurfaceMasker
+        The fitted masker of the data (``masker_.n_elements_`` voxels).
+    masking_time_ : float
+        Seconds spent masking and cleaning the images.
+    n_elements_ : int
+        Number of maps (the width of what ``transform`` returns).
+    n_iter_ : int
+        Number of epochs run.
 
     Examples
     --------
@@ -112,7 +123,7 @@ n_jobs, verbose, memory, memory_level :
             n_components=self.n_components, alpha=self.alpha, ridge_alpha=self.ridge_alpha,
             max_iter=self.n_epochs, batch_size=self.batch_size, reduction=self.reduction,
             learning_rate=self.learning_rate, random_state=self.random_state,
-            verbose=self.verbose)
+            verbose=max(0, int(self.verbose) - 1))
         est.fit(data)
         self.n_iter_ = est.n_iter_
         return est.components_
