@@ -31,16 +31,38 @@ def _owned_rows(start, stop, scan_chunk):
     return (lo, hi) if hi > lo else (start, start)
 
 
-def _mask_and_write(location, shared, i, img, conf, index, seed, start, stop, scan_chunk):
+def _open_data(location, metadata):
+    """The study's data array, writable, from its metadata as the caller sent it.
+
+    The caller grows the array (rewrites its ``zarr.json``) while workers
+    write: a worker does not read that file, which an object store or fsspec's
+    local file system may show half written.
+    """
+    import zarr
+
+    from .study import _data_array, _store
+
+    store = _store(location, read_only=False)
+    try:
+        from zarr.core.array import Array, AsyncArray
+        from zarr.storage import StorePath
+
+        return Array(AsyncArray(metadata, StorePath(store, "data"),
+                                config={"write_empty_chunks": True}))
+    except (ImportError, TypeError):  # pragma: no cover - another zarr 3 layout
+        group = zarr.open_group(store=store, mode="r+")
+        return _data_array(group, writable=True)
+
+
+def _mask_and_write(location, metadata, shared, i, img, conf, index, seed, start, stop,
+                    scan_chunk):
     """On a worker: mask ``imgs[i]``, write its own chunks, return the rest.
 
     Returns ``(digest, n_rows, head, tail)``: the rows before and after the
     chunks written here.
     """
-    import zarr
-
     from . import _signal
-    from .study import _data_array, _mask_subject, _store
+    from .study import _mask_subject
 
     args, order = shared
     with _signal._single_threaded_blas():
@@ -50,8 +72,7 @@ def _mask_and_write(location, shared, i, img, conf, index, seed, start, stop, sc
                          f"{stop - start}")
     lo, hi = _owned_rows(start, stop, scan_chunk)
     if hi > lo:
-        group = zarr.open_group(store=_store(location, read_only=False), mode="r+")
-        data = _data_array(group, writable=True)
+        data = _open_data(location, metadata)
         if data.shape[0] < hi:  # pragma: no cover - the caller grows it first
             raise RuntimeError(f"the data array holds {data.shape[0]} scans, imgs[{i}] "
                                f"needs {hi}")
@@ -93,7 +114,8 @@ def run_on_cluster(writer, items, client, report):
             if data.shape[0] < stop:
                 data.resize((stop, n_voxels))
             future = client.submit(
-                _mask_and_write, location, shared, i, img, conf, writer.first_index + i,
+                _mask_and_write, location, data.metadata.to_dict(), shared, i, img, conf,
+                writer.first_index + i,
                 writer.seed, start, stop, scan_chunk, pure=False,
                 key=f"nimf-mask-subject-{writer.first_index + i}-{os.urandom(4).hex()}")
             pending.append((i, img, conf, start, stop, future))
