@@ -277,3 +277,45 @@ def test_dask_array_fit_streams_with_bounded_memory(client):
     assert np.isfinite(model.components_).all()
     # generous: a quarter of the data (the learner holds a few blocks at a time)
     assert peak < X.nbytes / 4, f"peak {peak / 1e6:.0f} MB for {X.nbytes / 1e6:.0f} MB"
+
+
+class _Borrowed:
+    """The module's cluster or client, lent to code that closes it when done."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+    def close(self):
+        pass
+
+
+def test_local_examples_of_the_cluster_guide_run(client, tmp_path, monkeypatch):
+    """The examples of docs/cluster.md's LocalCluster section, one after the other.
+
+    They start a 2-worker LocalCluster: the module's is lent to them (starting
+    and closing one more would double the time of this test).
+    """
+    import re
+    from pathlib import Path
+
+    import dask.distributed
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster",
+                        lambda **kwargs: _Borrowed(client.cluster))
+    monkeypatch.setattr(dask.distributed, "Client", lambda cluster: _Borrowed(client))
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cluster.md").read_text()
+    section = text.split("## On one machine")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in blocks:
+            exec(compile(block, "docs/cluster.md", "exec"), namespace)
+    assert namespace["result"].instability.shape == (3,)
+    assert len(namespace["study"].subjects) == 4

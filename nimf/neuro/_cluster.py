@@ -80,6 +80,10 @@ def _mask_and_write(location, metadata, shared, i, img, conf, index, seed, start
     return digest, stored.shape[0], stored[:lo - start].copy(), stored[hi - start:].copy()
 
 
+def _shared(args, order):
+    return args, order
+
+
 def _in_flight(client):
     """Subjects handed to the cluster at once: one per worker thread, and one more."""
     with contextlib.suppress(Exception):
@@ -103,8 +107,11 @@ def run_on_cluster(writer, items, client, report):
         # as without a cluster
         data.resize((end, n_voxels))
     location = writer.study_location
-    # the mask, the cleaning parameters and the voxel order, sent once
-    [shared] = client.scatter([(writer.args, writer.order)], broadcast=True, hash=False)
+    # the mask, the cleaning parameters and the voxel order, sent once as the
+    # result of a task: unlike scattered data, dask computes it again if the
+    # workers holding it die
+    shared = client.submit(_shared, writer.args, writer.order, pure=False,
+                           key=f"nimf-mask-parameters-{os.urandom(4).hex()}")
     limit = _in_flight(client)
     pending = deque()
     try:
