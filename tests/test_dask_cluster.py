@@ -185,18 +185,24 @@ def test_worker_killed_while_masking(client, study_data, reference, tmp_path):
     client.wait_for_workers(2, timeout=60)
 
 
-def test_mask_error_on_a_worker_keeps_committed_subjects(client, study_data, tmp_path):
-    bad = [*study_data.func[:3], str(tmp_path / "missing.nii.gz")]
+def test_mask_error_on_a_worker_keeps_committed_subjects(client, study_data, reference,
+                                                         tmp_path):
+    """A subject that fails on its worker: the call names it, the ones before stay."""
+    confounds = list(study_data.confounds)
+    confounds[3] = np.full_like(confounds[3], np.nan)   # found only when cleaning
     path = tmp_path / "study.zarr"
-    study = mask_study(study_data.func[:1], path, mask=study_data.mask_img, chunks=CHUNKS,
-                       client=False)
-    with pytest.raises(Exception) as info:
-        study.append(bad, client=client)
-    assert "missing.nii.gz" in str(info.value)
-    # nothing appended: every image of a list is checked before any is masked
+    with pytest.raises(ValueError, match=r"imgs\[3\] .*could not be masked") as info:
+        mask_study(study_data.func, path, confounds=confounds, mask=study_data.mask_img,
+                   chunks=CHUNKS, client=client)
+    assert "keeps the 3 subjects committed" in "".join(getattr(info.value, "__notes__", []))
     study = MaskedStudy.open(path)
-    assert len(study.subjects) == 1
+    assert study.subjects == reference.subjects[:3]
     study.verify()
+    # the rest is appended (on the cluster) and the study is the reference
+    study.append(study_data.func[3:], confounds=study_data.confounds[3:], client=client)
+    np.testing.assert_array_equal(study.read_rows(0, study.n_scans),
+                                  reference.read_rows(0, reference.n_scans))
+    assert [s["sha256"] for s in study.subjects] == [s["sha256"] for s in reference.subjects]
 
 
 # ---------------------------------------------------------------- ensembles

@@ -127,9 +127,9 @@ def run_on_cluster(writer, items, client, report):
                 key=f"nimf-mask-subject-{writer.first_index + i}-{os.urandom(4).hex()}")
             pending.append((i, img, conf, start, stop, future))
             while len(pending) >= limit:
-                _commit_next(writer, pending.popleft(), scan_chunk, report)
+                _commit_next(writer, pending.popleft(), report)
         while pending:
-            _commit_next(writer, pending.popleft(), scan_chunk, report)
+            _commit_next(writer, pending.popleft(), report)
     except BaseException:
         # the subjects still on the workers may be writing their chunks: wait
         # for them, so that nothing writes to the store once this call is over
@@ -145,7 +145,7 @@ def run_on_cluster(writer, items, client, report):
         _remove_partial_files(writer.path, writer.first_row // scan_chunk)
 
 
-def _commit_next(writer, entry, scan_chunk, report):
+def _commit_next(writer, entry, report):
     i, img, conf, start, stop, future = entry
     try:
         digest, n_rows, head, tail = future.result()
@@ -159,7 +159,6 @@ def _commit_next(writer, entry, scan_chunk, report):
                 f"distributed.scheduler.allowed-failures): out of memory, or killed? "
                 f"({exc})") from exc
         raise
-    lo, hi = _owned_rows(start, stop, scan_chunk)
     try:
         if head.shape[0]:
             writer.data[start:start + head.shape[0]] = head
