@@ -19,8 +19,6 @@ import contextlib
 import os
 from collections import deque
 
-import numpy as np
-
 __all__ = ["run_on_cluster"]
 
 

@@ -31,6 +31,11 @@ shared with the previous subject is rewritten whole, atomically), then the
 subject is committed by rewriting the group metadata, also atomically.  A
 write killed at any point leaves a study that opens with the subjects
 committed before.
+
+On a dask cluster (``mask_study(..., client=client)``), each subject is masked
+on a worker that writes the chunks holding only its rows; this process writes
+the rows shared with a neighbour and commits the subjects in order, as above
+(:mod:`nimf.neuro._cluster`).
 """
 
 import contextlib
