@@ -205,6 +205,15 @@ def test_mask_error_on_a_worker_keeps_committed_subjects(client, study_data, ref
     assert [s["sha256"] for s in study.subjects] == [s["sha256"] for s in reference.subjects]
 
 
+def test_a_worker_that_does_not_see_the_study_refuses_to_write(tmp_path):
+    from nimf.neuro._cluster import _mask_and_write
+
+    with pytest.raises(FileNotFoundError, match="does not see the study"):
+        _mask_and_write(str(tmp_path / "elsewhere.zarr"), {}, None, 0, None, None, 0, 0,
+                        0, 10, 16)
+    assert not os.path.exists(tmp_path / "elsewhere.zarr")
+
+
 # ---------------------------------------------------------------- ensembles
 
 

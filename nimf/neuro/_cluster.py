@@ -60,8 +60,15 @@ def _mask_and_write(location, metadata, shared, i, img, conf, index, seed, start
     chunks written here.
     """
     from . import _signal
-    from .study import _mask_subject
+    from .study import _is_url, _mask_subject
 
+    if isinstance(location, str) and not _is_url(location) and \
+            not os.path.isfile(os.path.join(location, "data", "zarr.json")):
+        # a worker on another machine would write its chunks to its own disk
+        raise FileNotFoundError(
+            f"the dask worker does not see the study at {location!r}: the workers must "
+            f"reach the store under the same path (a shared file system) or by URL (object "
+            f"storage)")
     args, order = shared
     with _signal._single_threaded_blas():
         stored, digest = _mask_subject(i, img, conf, args, order, seed, index, order.size)
