@@ -10,10 +10,11 @@
 ``nimf decompose IMGS... --n-components K [--mask M] --out DIR``
     the same on your own 4D images, or on surface data on fsaverage5 (GIFTI files
     paired by ``hemi-L`` / ``hemi-R`` in their names; maps written per hemisphere).
-``nimf mask IMGS... --out STUDY.zarr [--mask M] [--append]``
+``nimf mask IMGS... --out STUDY.zarr [--mask M] [--append] [--scheduler ADDRESS]``
     masks and cleans 4D (or surface) images once into a study on disk (a zarr
     store, :func:`nimf.neuro.mask_study`) that the learners stream; ``--append``
-    adds images to an existing study with its stored options.
+    adds images to an existing study with its stored options; ``--scheduler``
+    masks the subjects on the workers of a running dask cluster.
 ``nimf recommend RATINGS --out DIR``
     matrix completion of a ratings file (MovieLens ``u.data``, ``ratings.dat``,
     ``ratings.csv`` or any CSV): held-out RMSE against the biases-only model, the
@@ -560,6 +561,22 @@ def _expand_paths(patterns, what):
     return paths
 
 
+def _dask_client(address):
+    """A client of the dask scheduler at ``address`` (``nimf mask --scheduler``), or False."""
+    if address is None:
+        return False
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'nimf[dask]'") \
+            from None
+    try:
+        return Client(address)  # waits distributed.comm.timeouts.connect (30 s)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--scheduler: no dask scheduler answers at {address!r} ({exc})") \
+            from None
+
+
 def _mask(args):
     import shutil
 
@@ -590,12 +607,14 @@ def _mask(args):
     if os.path.isfile(os.path.join(out, "zarr.json")):
         with open(os.path.join(out, "zarr.json"), "rb") as f:
             before = f.read()
+    client = _dask_client(args.scheduler)
     t0 = time.perf_counter()
     try:
         if args.append:
             n_before = study.n_scans
             n_subjects = len(study.subjects)
-            study.append(imgs, confounds=confounds, n_jobs=args.n_jobs, verbose=args.verbose)
+            study.append(imgs, confounds=confounds, n_jobs=args.n_jobs, verbose=args.verbose,
+                         client=client)
         else:
             n_before, n_subjects = 0, 0
             options = dict(
@@ -609,7 +628,7 @@ def _mask(args):
                 detrend=True if args.detrend is None else args.detrend)
             study = mask_study(imgs, out, confounds=confounds, random_state=args.seed,
                                n_jobs=args.n_jobs, overwrite=args.overwrite,
-                               verbose=args.verbose, **options)
+                               verbose=args.verbose, client=client, **options)
     except BaseException as exc:
         # a new study (or one that replaced another) is removed; a study that
         # was appended to keeps the subjects it committed (its notes say so)
@@ -624,6 +643,9 @@ def _mask(args):
             if after != before:
                 shutil.rmtree(out, ignore_errors=True)
         raise
+    finally:
+        if client is not False:
+            client.close()
     elapsed = time.perf_counter() - t0
     added = study.n_scans - n_before
     what = "vertices" if study.kind == "surface" else "voxels"
@@ -728,6 +750,10 @@ def build_parser():
     msk.add_argument("--mesh", default="fsaverage5",
                      help="mesh of surface (.gii) images, paired by 'hemi-L'/'hemi-R'")
     msk.add_argument("--n-jobs", type=int, default=1, help="images masked in parallel")
+    msk.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="mask on the workers of the dask cluster whose scheduler is at "
+                     "ADDRESS (e.g. tcp://10.0.0.1:8786); --out, the images and the "
+                     "confounds must be on a file system the workers share")
     msk.add_argument("--seed", type=int, default=0, help="seed of the stored voxel order")
     msk.add_argument("--verbose", type=int, default=0)
     msk.set_defaults(func=_mask)

@@ -535,3 +535,21 @@ def test_concurrent_writer_is_refused(small_chunks, vol):
     finally:
         os.close(fd)
     assert MaskedStudy.open(small_chunks).n_scans == 90
+
+
+def test_images_that_cannot_be_cleaned_are_refused_before_they_are_stored(vol, tmp_path):
+    data = np.asarray(vol.func[1].dataobj).astype(np.float32)
+    inside = tuple(np.argwhere(np.asarray(vol.mask_img.dataobj) > 0)[0])
+    # one voxel of the mask whose values overflow float32 arithmetic when cleaned
+    data[inside] = np.float32(3e38) * np.where(np.arange(data.shape[3]) % 2, 1, -1)
+    bad = nibabel.Nifti1Image(data, vol.func[1].affine)
+    path = tmp_path / "s.zarr"
+    with pytest.raises(ValueError, match=r"imgs\[1\] \(.*\) could not be masked: its cleaned "
+                                         r"signals hold NaN or infinite values in 1 voxels "
+                                         r"of the mask and \d+ scans"):
+        mask_study([vol.func[0], bad], path, mask=vol.mask_img, confounds=vol.confounds[:2],
+                   smoothing_fwhm=None, dtype="float32")
+    # the subject before it stays committed, and the study holds nothing else
+    study = MaskedStudy.open(path)
+    study.verify()
+    assert len(study.subjects) == 1 and np.isfinite(study.read_rows(0, study.n_scans)).all()

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._validation import Int, Real, Shape, check_float, check_int, validate_params
-from .errors import (check_data, check_estimator_has_rank, check_ranks, draw_seeds,
-                     make_model, reconstruct, relative_error, run)
+from .errors import (_is_image_estimator, check_data, check_estimator_has_rank, check_ranks,
+                     draw_seeds, make_model, reconstruct, relative_error, run)
 
 __all__ = ["CVResult", "speckled_mask", "fit_with_missing", "speckled_cv"]
 
@@ -119,6 +119,9 @@ def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None
     n_iter : int, default=10
         Fit / impute rounds.
     n_jobs : int, default=1
+        Fits run in parallel with joblib (on a dask cluster under
+        ``joblib.parallel_config(backend="dask")``, ``n_jobs=-1``); the results
+        equal the serial ones.
     verbose : int, default=0
 
     Returns
@@ -146,6 +149,12 @@ def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None
         return tensor_speckled_cv(estimator, X, ranks, holdout, n_repeats, random_state, n_jobs,
                                   verbose)
     check_estimator_has_rank(estimator)
+    if _is_image_estimator(estimator):
+        raise ValueError(
+            f"speckled_cv hides entries of a matrix, which {type(estimator).__name__} (an "
+            f"image estimator) cannot be given; cross-validate the array learner on the "
+            f"masked data instead (MaskedStudy.read_rows, or nimf.decomposition's "
+            f"estimators)")
     X = check_data(X)
     ranks = check_ranks(ranks, max_rank=min(X.shape))
     holdout = check_float(holdout, "holdout", low=0.0, high=0.5, low_open=True)

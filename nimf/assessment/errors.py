@@ -1,6 +1,7 @@
 """Reconstruction error against rank, over seeds, with the truncated-SVD lower bound."""
 
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,45 @@ def check_data(X):
     return X
 
 
+def _is_image_estimator(estimator):
+    if not type(estimator).__module__.startswith("nimf.neuro"):
+        return False
+    from ..neuro._base import BaseImageDecomposition
+
+    return isinstance(estimator, BaseImageDecomposition)
+
+
+def _is_images(X):
+    """Images (paths, nibabel or surface images) or a masked study: not an array."""
+    if hasattr(X, "read_subject") and hasattr(X, "__nimf_source__"):  # a MaskedStudy
+        return True
+    if isinstance(X, (str, os.PathLike)):
+        return True
+    if type(X).__module__.split(".")[0] in ("nibabel", "nilearn"):
+        return True
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_images(x) for x in X)
+
+
+def check_input(estimator, X):
+    """``(X, images)``: the data the fits are given, checked.
+
+    An array for array estimators; images or a masked study (passed as they are:
+    each fit masks them, or streams the study) for nimf's image estimators.
+    """
+    image_estimator = _is_image_estimator(estimator)
+    if _is_images(X):
+        if not image_estimator:
+            raise ValueError(f"X holds images or a masked study, which only nimf.neuro's "
+                             f"image estimators fit; got {type(estimator).__name__}: give "
+                             f"it a 2D array")
+        return X, True
+    if image_estimator:
+        raise ValueError(f"{type(estimator).__name__} fits 4D or surface images: X must be "
+                         f"a list of images (or paths) or a MaskedStudy, got "
+                         f"{type(X).__name__}")
+    return check_data(X), False
+
+
 def draw_seeds(random_state, shape):
     """Independent integer seeds, one per fit, from one RandomState."""
     rng = check_random_state(random_state)
@@ -87,17 +127,33 @@ def relative_error(X, X_hat, mask=None):
 
 
 def run(function, tasks, n_jobs=1, verbose=0, desc=None):
-    """``[function(*task) for task in tasks]``, in parallel with joblib, with a tqdm bar."""
+    """``[function(*task) for task in tasks]``, in parallel with joblib, with a tqdm bar.
+
+    The backend is joblib's current one: ``joblib.parallel_config(backend="dask")``
+    runs the fits on a dask cluster.  Each task holds everything it needs (the
+    estimator, cloned with its rank and seed, and the data) and the results come
+    back in the order of the tasks, so they never depend on where or when a
+    task ran.  Each fit runs with one BLAS thread, in this process as on a
+    worker (dask's workers start with one, a process of its own with all
+    cores): threaded BLAS rounds differently with another number of threads.
+    """
     tasks = list(tasks)
     if n_jobs == 1:
-        results = (function(*task) for task in tasks)
+        results = (_one_blas_thread(function, *task) for task in tasks)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(function)(*task) for task in tasks)
+            delayed(_one_blas_thread)(function, *task) for task in tasks)
     if verbose:
         from tqdm.auto import tqdm
         results = tqdm(results, total=len(tasks), desc=desc)
     return list(results)
+
+
+def _one_blas_thread(function, *args):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return function(*args)
 
 
 @dataclass
@@ -173,9 +229,18 @@ def svd_error_bound(X, ranks, center=False, random_state=None):
     return np.sqrt(np.clip(tail, 0.0, None) / total)
 
 
-def _fit_and_score(model, X):
+def _fit_and_score(model, X, images=False):
     model.fit(X)
+    if images:
+        # the explained variance of the masked data: 1 - ||X - fit||^2 / ||X||^2
+        return model, float(np.sqrt(max(0.0, 1.0 - float(model.score(X)))))
     return model, relative_error(X, reconstruct(model, X))
+
+
+def _fit_components(model, X, images=False):
+    """A fit's components and error: what an ensemble keeps (not the whole model)."""
+    model, error = _fit_and_score(model, X, images)
+    return np.asarray(model.components_), error
 
 
 def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, verbose=0):
@@ -189,7 +254,10 @@ def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, ver
     ----------
     estimator : estimator with ``n_components``, ``transform`` and ``inverse_transform``
         For instance :class:`nimf.decomposition.NMF` or :class:`sklearn.decomposition.PCA`.
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), images, or an N-way array
+        The data; for nimf's image estimators (:mod:`nimf.neuro`), a list of
+        4D or surface images (or paths) or a :class:`~nimf.neuro.MaskedStudy`,
+        whose errors are ``sqrt(1 - score)`` and whose ``svd_bound`` is NaN.
         An N-way array (N >= 3) is assessed as a CP model by :mod:`nimf.assessment.tensor`.
     ranks : sequence of int
         Numbers of components to try.
@@ -198,7 +266,9 @@ def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, ver
     random_state : int, RandomState instance or None, default=None
         Draws the seeds of all the fits.
     n_jobs : int, default=1
-        Fits run in parallel with joblib.
+        Fits run in parallel with joblib (on a dask cluster under
+        ``joblib.parallel_config(backend="dask")``, ``n_jobs=-1``); the results
+        equal the serial ones.
     verbose : int, default=0
         Show a progress bar when > 0.
 
@@ -219,18 +289,21 @@ def error_curve(estimator, X, ranks, n_seeds=3, random_state=None, n_jobs=1, ver
     if is_tensor_problem(estimator, X):
         return tensor_error_curve(estimator, X, ranks, n_seeds, random_state, n_jobs, verbose)
     check_estimator_has_rank(estimator)
-    X = check_data(X)
-    ranks = check_ranks(ranks, max_rank=min(X.shape))
+    X, images = check_input(estimator, X)
+    ranks = check_ranks(ranks, max_rank=None if images else min(X.shape))
     n_seeds = check_int(n_seeds, "n_seeds", min_val=1)
     seeds = draw_seeds(random_state, (len(ranks), n_seeds))
-    tasks = [(make_model(estimator, r, seeds[i, s]), X)
+    tasks = [(make_model(estimator, r, seeds[i, s]), X, images)
              for i, r in enumerate(ranks) for s in range(n_seeds)]
     fits = run(_fit_and_score, tasks, n_jobs=n_jobs, verbose=verbose, desc="error curve")
     models = [[fits[i * n_seeds + s][0] for s in range(n_seeds)] for i in range(len(ranks))]
     errors = np.array([[fits[i * n_seeds + s][1] for s in range(n_seeds)]
                        for i in range(len(ranks))])
     centered = getattr(models[0][0], "mean_", None) is not None
-    bound = svd_error_bound(X, ranks, center=centered, random_state=int(seeds.flat[0]))
+    if images:
+        bound = np.full(len(ranks), np.nan)
+    else:
+        bound = svd_error_bound(X, ranks, center=centered, random_state=int(seeds.flat[0]))
     components = [[np.asarray(m.components_) for m in row] for row in models]
     return ErrorCurveResult(ranks=ranks, errors=errors, svd_bound=bound,
                             components=components, models=models, centered=centered)

@@ -6,7 +6,7 @@ from itertools import combinations
 import numpy as np
 
 from .._validation import check_int, check_option
-from .errors import (_fit_and_score, check_data, check_estimator_has_rank, check_ranks,
+from .errors import (_fit_components, check_estimator_has_rank, check_input, check_ranks,
                      draw_seeds, make_model, run)
 from .matching import amari_distance, match_components
 
@@ -74,13 +74,19 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     Parameters
     ----------
     estimator : estimator with ``n_components``
-    X : array-like of shape (n_samples, n_features)
-        An N-way array (N >= 3) is assessed as a CP model by :mod:`nimf.assessment.tensor`.
+    X : array-like of shape (n_samples, n_features), images, or an N-way array
+        The data; for nimf's image estimators (:mod:`nimf.neuro`), a list of
+        4D or surface images (or paths) or a :class:`~nimf.neuro.MaskedStudy`
+        (errors ``sqrt(1 - score)``).  An N-way array (N >= 3) is assessed as a
+        CP model by :mod:`nimf.assessment.tensor`.
     ranks : sequence of int
     n_seeds : int, default=5
         Fits per rank; at least 2.
     random_state : int, RandomState instance or None, default=None
     n_jobs : int, default=1
+        Fits run in parallel with joblib (on a dask cluster under
+        ``joblib.parallel_config(backend="dask")``, ``n_jobs=-1``); the results
+        equal the serial ones.
     allow_sign_flip : bool or "auto", default="auto"
         "auto" allows flips unless every fitted component is non-negative (NMF).
     metric : {"cosine", "correlation"}, default="cosine"
@@ -109,19 +115,20 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     if is_tensor_problem(estimator, X):
         return tensor_stability(estimator, X, ranks, n_seeds, random_state, n_jobs, verbose)
     check_estimator_has_rank(estimator)
-    X = check_data(X)
-    ranks = check_ranks(ranks, max_rank=min(X.shape))
+    X, images = check_input(estimator, X)
+    ranks = check_ranks(ranks, max_rank=None if images else min(X.shape))
     n_seeds = check_int(n_seeds, "n_seeds", min_val=2)
     check_option(metric, "metric", ("cosine", "correlation"))
     if allow_sign_flip != "auto" and not isinstance(allow_sign_flip, (bool, np.bool_)):
         raise ValueError("allow_sign_flip must be True, False or 'auto', got "
                          f"{allow_sign_flip!r}")
     seeds = draw_seeds(random_state, (len(ranks), n_seeds))
-    tasks = [(make_model(estimator, r, seeds[i, s]), X)
+    # each fit sends back its components and error only (not the fitted model)
+    tasks = [(make_model(estimator, r, seeds[i, s]), X, images)
              for i, r in enumerate(ranks) for s in range(n_seeds)]
-    fits = run(_fit_and_score, tasks, n_jobs=n_jobs, verbose=verbose, desc="stability")
+    fits = run(_fit_components, tasks, n_jobs=n_jobs, verbose=verbose, desc="stability")
     errors = np.array([f[1] for f in fits]).reshape(len(ranks), n_seeds)
-    raw = [[np.asarray(fits[i * n_seeds + s][0].components_, dtype=float)
+    raw = [[np.asarray(fits[i * n_seeds + s][0], dtype=float)
             for s in range(n_seeds)] for i in range(len(ranks))]
     if allow_sign_flip == "auto":
         allow_sign_flip = not _nonnegative(c for row in raw for c in row)

@@ -44,7 +44,14 @@ def is_tensor_problem(estimator, X):
 
     True for N-way arrays (N >= 3) and for the estimators of :mod:`nimf.tensor`.
     """
-    return np.ndim(X) >= 3 or type(estimator).__module__.startswith("nimf.tensor")
+    if type(estimator).__module__.startswith("nimf.tensor"):
+        return True
+    if hasattr(X, "ndim") and hasattr(X, "shape"):
+        return X.ndim >= 3
+    # nested lists of numbers; a list of images (objects, paths) is not a tensor
+    if isinstance(X, (list, tuple)) and X and isinstance(X[0], (list, tuple, np.ndarray)):
+        return np.ndim(X) >= 3
+    return False
 
 
 def _check_tensor(X):

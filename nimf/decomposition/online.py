@@ -996,9 +996,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 or not hasattr(source, "plan_reads")):
             return 1
         work = params["batch_size"] * blocks.n_draw * blocks.block_size
-        if work >= _EARLY_READ:
-            return 1
-        return int(min(_MAX_GROUP, max(2, _EARLY_READ // work)))
+        # groups of batches that together read at most _EARLY_READ elements
+        return int(max(1, min(_MAX_GROUP, _EARLY_READ // work)))
 
     def _grouped_batches(self, source, items, group):
         """The batches of ``items``, read ``group`` at a time one group ahead."""

@@ -443,11 +443,13 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             # one BLAS thread for the whole masking: the limit is global to the
             # process, so a subject finishing first would otherwise give the
             # threads back while another is still cleaning (and OpenBLAS rounds
-            # differently with one and two threads)
+            # differently with one and two threads); the subjects are written into
+            # this process's array: threads whatever joblib's backend (a dask
+            # backend would run them in other processes)
             from ._signal import _single_threaded_blas
 
             with _single_threaded_blas():
-                Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                Parallel(n_jobs=self.n_jobs, require="sharedmem")(
                     delayed(work)(i) for i in range(len(imgs)))
             # the masked, cleaned data are finite (the maskers check them)
             yield data if order is None else PermutedFeatures(data, order, checked=True)

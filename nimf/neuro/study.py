@@ -31,6 +31,11 @@ shared with the previous subject is rewritten whole, atomically), then the
 subject is committed by rewriting the group metadata, also atomically.  A
 write killed at any point leaves a study that opens with the subjects
 committed before.
+
+On a dask cluster (``mask_study(..., client=client)``), each subject is masked
+on a worker that writes the chunks holding only its rows; this process writes
+the rows shared with a neighbour and commits the subjects in order, as above
+(:mod:`nimf.neuro._cluster`).
 """
 
 import contextlib
@@ -277,7 +282,11 @@ def _store(path, read_only):
     if isinstance(path, Store):
         return path
     if _is_url(path):
-        return FsspecStore.from_url(path, read_only=read_only)
+        options = {}
+        if path.split("://", 1)[0] in ("local", "file"):
+            # fsspec's local file system does not create the folders of a key
+            options["auto_mkdir"] = True
+        return FsspecStore.from_url(path, read_only=read_only, storage_options=options)
     return LocalStore(_local_path(path), read_only=read_only)
 
 
@@ -458,6 +467,46 @@ def _check_against(header, i, kind, study_kind, grid, target_affine):
 # --------------------------------------------------------------------------
 
 
+def _mask_subject(i, img, conf, args, order, seed, index, n_voxels):
+    """Mask and clean ``imgs[i]`` into its stored rows: (rows, sha256 of the rows).
+
+    ``index`` is the subject's index in the study (it seeds the order of its
+    scans).  Module level: the cluster workers run it too (``_cluster.py``).
+    """
+    try:
+        signals = _prepare_subject(img, conf, **args)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # name the image: the masking functions do not know which it was
+        source, name = _source_and_name(img, i)
+        raise ValueError(f"imgs[{i}] ({source or name}) could not be masked: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    if signals.ndim != 2 or signals.shape[1] != n_voxels:
+        raise ValueError(f"imgs[{i}] gave data of shape {signals.shape}, expected "
+                         f"(n_scans, {n_voxels})")
+    bad = ~np.isfinite(signals)
+    if bad.any():
+        # (NaN in the images are zeroed as nilearn's maskers do): values too
+        # large to clean, or a file whose compressed data are damaged, read as
+        # garbage; the study would hold values no learner can use
+        source, name = _source_and_name(img, i)
+        scans = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"imgs[{i}] ({source or name}) could not be masked: its cleaned signals hold "
+            f"NaN or infinite values in {int(bad.any(axis=0).sum())} voxels of the mask and "
+            f"{scans.size} scans (the first: scan {int(scans[0])}); its values are too "
+            f"large for {signals.dtype} arithmetic, or the file is damaged")
+    # scans in a random order within the subject (and voxels in the study's
+    # random order): a chunk of consecutive rows is then a random sample of
+    # the subject's scans, not a stretch of autocorrelated time
+    rows = _scan_order(seed, index, signals.shape[0])
+    stored = np.take(np.take(signals, rows, axis=0), order, axis=1)
+    del signals
+    digest = hashlib.sha256(memoryview(stored).cast("B")).hexdigest()
+    return stored, digest
+
+
 class _Writer:
     """Masks subjects (in threads) and commits them, in order, to an open store."""
 
@@ -483,35 +532,19 @@ class _Writer:
         self.scans_written = 0
         # subjects of this run are committed in input order, after these
         self.first_index = len(meta["subjects"])
+        self.first_row = int(meta["n_scans"])
         self.seed = int(meta.get("voxel_order_seed", 0))
+        # what the cluster workers open
+        self.study_location = study._location
+        self.study_local = study._local
 
     def _mask(self, i, img, conf):
-        try:
-            signals = _prepare_subject(img, conf, **self.args)
-        except MemoryError:
-            raise
-        except Exception as exc:
-            # name the image: the masking functions do not know which it was
-            source, name = _source_and_name(img, i)
-            raise ValueError(f"imgs[{i}] ({source or name}) could not be masked: "
-                             f"{type(exc).__name__}: {exc}") from exc
-        if signals.ndim != 2 or signals.shape[1] != self.n_voxels:
-            raise ValueError(f"imgs[{i}] gave data of shape {signals.shape}, expected "
-                             f"(n_scans, {self.n_voxels})")
-        # scans in a random order within the subject (and voxels in the study's
-        # random order): a chunk of consecutive rows is then a random sample of
-        # the subject's scans, not a stretch of autocorrelated time
-        rows = _scan_order(self.seed, self.first_index + i, signals.shape[0])
-        stored = np.take(np.take(signals, rows, axis=0), self.order, axis=1)
-        del signals
-        digest = hashlib.sha256(memoryview(stored).cast("B")).hexdigest()
-        return stored, digest
+        return _mask_subject(i, img, conf, self.args, self.order, self.seed,
+                             self.first_index + i, self.n_voxels)
 
     def _commit(self, i, img, conf, stored, digest):
         start = int(self.meta["n_scans"])
         stop = start + stored.shape[0]
-        index = len(self.meta["subjects"])
-        source, name = _source_and_name(img, index)
         try:
             # rows first: a chunk shared with the previous subject is read,
             # completed and written back whole (atomically, by zarr's local
@@ -521,6 +554,14 @@ class _Writer:
         except Exception as exc:
             raise OSError(f"{self.path}: could not write the scans of imgs[{i}] ({exc})") \
                 from exc
+        self._commit_meta(img, conf, stop - start, digest)
+
+    def _commit_meta(self, img, conf, n_rows, digest):
+        """Commit the next subject, whose ``n_rows`` rows are written."""
+        start = int(self.meta["n_scans"])
+        stop = start + n_rows
+        index = len(self.meta["subjects"])
+        source, name = _source_and_name(img, index)
         entry = {"name": name, "source": source, "start": start, "stop": stop,
                  "n_scans": stop - start, "confounds": _confounds_provenance(conf),
                  "sha256": digest, "scan_order_seed": [self.seed, index]}
@@ -532,16 +573,17 @@ class _Writer:
         self.n_written += 1
         self.scans_written += stop - start
 
-    def run(self, inputs, n_jobs, verbose):
+    def run(self, inputs, n_jobs, verbose, client=None):
         t0 = time.perf_counter()
 
-        def checked(items):
+        def checked(items, with_scans=False):
             for i, img, conf, n_scans in items:
                 if inputs.stream:
-                    kind, _, headers, _ = _check_study([img], None, self.target_affine)
+                    kind, scans, headers, _ = _check_study([img], None, self.target_affine)
                     _check_against(headers[0], i, kind, self.kind, self.grid,
                                    self.target_affine)
-                yield i, img, conf
+                    n_scans = scans[0]
+                yield (i, img, conf, int(n_scans)) if with_scans else (i, img, conf)
 
         def report(i, img, n_rows):
             if verbose:
@@ -555,8 +597,13 @@ class _Writer:
         # is held here for the whole run (a worker leaving its own limit would
         # otherwise give the BLAS threads back while another worker computes)
         try:
-            with _signal._single_threaded_blas():
-                self._run(checked(inputs), n_jobs, report)
+            if client is not None:
+                from ._cluster import run_on_cluster
+
+                run_on_cluster(self, checked(inputs, with_scans=True), client, report)
+            else:
+                with _signal._single_threaded_blas():
+                    self._run(checked(inputs), n_jobs, report)
         except BaseException as exc:
             if hasattr(exc, "add_note"):
                 committed = len(self.meta["subjects"])
@@ -625,7 +672,7 @@ def _scan_order(seed, index, n_scans):
 
 
 def _create_store(path, *, kind, mask_img, grid, params, chunks, dtype, seed, n_voxels,
-                  mask_source):
+                  mask_source, overwrite=False):
     """Write an empty study (metadata, mask, voxel order, 0-row data array)."""
     import zarr
     from zarr.codecs import BloscCodec, Crc32cCodec
@@ -634,7 +681,7 @@ def _create_store(path, *, kind, mask_img, grid, params, chunks, dtype, seed, n_
 
     store = _store(path, read_only=False)
     # the group exists in a 'creating' state until every array is written
-    group = zarr.create_group(store=store, attributes={_ATTR: {
+    group = zarr.create_group(store=store, overwrite=overwrite, attributes={_ATTR: {
         "format": FORMAT, "format_version": FORMAT_VERSION, "state": "creating"}})
     order = np.random.RandomState(seed).permutation(n_voxels).astype(np.int64)
     group.create_array("voxel_order", data=order, chunks=(n_voxels,))
@@ -678,7 +725,7 @@ def mask_study(imgs, path, *, confounds=None, mask=None, smoothing_fwhm=4,
                standardize="zscore_sample", standardize_confounds=True, detrend=True,
                low_pass=None, high_pass=None, t_r=None, dtype=None, target_affine=None,
                target_shape=None, mask_strategy="epi", mask_args=None, chunks="auto",
-               random_state=0, n_jobs=1, overwrite=False, verbose=0):
+               random_state=0, n_jobs=1, overwrite=False, verbose=0, client=None):
     """Mask and clean every subject of a study once, into a zarr store on disk.
 
     Each subject is masked, smoothed and cleaned exactly as nimf's image
@@ -695,8 +742,10 @@ def mask_study(imgs, path, *, confounds=None, mask=None, smoothing_fwhm=4,
         one per subject or run.  A generator is consumed one image at a time;
         it needs ``mask`` (the mask cannot be computed without a first pass
         over the images).
-    path : str or path-like
-        Folder of the zarr store to create.
+    path : str, path-like or URL
+        Folder of the zarr store to create, or the URL of a store that fsspec
+        and zarr can write (``s3://bucket/study.zarr``, with the fsspec
+        package of that protocol installed; credentials as fsspec finds them).
     confounds : list, default=None
         One entry per image (array, DataFrame or CSV/TSV path), regressed out
         of its signals.
@@ -721,6 +770,17 @@ high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args :
         store or a nimf study).  Without it an existing path is refused.
     verbose : int, default=0
         Print each committed subject when > 0.
+    client : dask.distributed.Client, None or False, default=None
+        Mask on a dask cluster: each subject is masked and cleaned on a
+        worker, which writes the chunks of the store that hold only its rows
+        (disjoint chunks: no locks); the few rows it shares with a neighbour
+        come back to this process, which writes them and commits the subjects
+        in order.  The store must be reachable by the workers under ``path``
+        (a shared file system, or object storage by URL), and so must images
+        and confounds given as paths.  The study is bit for bit the one
+        masked without a cluster.  None uses the current client when one
+        exists (``distributed.get_client()``), else threads (``n_jobs``);
+        False never uses a cluster.  See the guide ``docs/cluster.md``.
 
     Returns
     -------
@@ -732,7 +792,10 @@ high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args :
     A run interrupted at any point (even killed) leaves a store that opens
     with the subjects committed before; :meth:`MaskedStudy.append` adds the
     rest.  An error while masking a subject keeps the subjects committed
-    before it in the same way.
+    before it in the same way.  On a cluster, a subject whose worker dies is
+    masked again on another worker (dask's ``allowed-failures``, 3 deaths by
+    default); past that the call fails, naming the subject, and the study
+    keeps the subjects committed before it.
 
     Examples
     --------
@@ -744,13 +807,16 @@ high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args :
     >>> study.read_subject(0).shape  # doctest: +SKIP
     (40, 3214)
     """
-    path = _local_path(path)
+    local = not _is_url(path)
+    path = _local_path(path) if local else path
     params = _check_masker_params(smoothing_fwhm, standardize, standardize_confounds,
                                   detrend, low_pass, high_pass, t_r, dtype, target_affine,
                                   target_shape, mask_strategy, mask_args)
     n_jobs = _check_n_jobs(n_jobs)
     check_int(verbose, "verbose", min_val=0)
-    exists = _check_destination(path, overwrite)
+    client = _check_client(client)
+    exists = (_check_destination(path, overwrite) if local
+              else _check_url_destination(path, overwrite))
     inputs = _Inputs(imgs, confounds, params["target_affine"])
     if mask is None and inputs.stream:
         raise ValueError(
@@ -786,6 +852,14 @@ high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args :
     else:
         mask_source = f"given as {type(mask).__name__}"
 
+    if not local:
+        # an object store: the group (and whatever it held) is created anew
+        _create_store(path, kind=kind, mask_img=mask_img, grid=grid, params=params,
+                      chunks=chunks, dtype=work_dtype, seed=seed, n_voxels=n_voxels,
+                      mask_source=mask_source, overwrite=exists)
+        study = MaskedStudy(path)
+        study._write(inputs, n_jobs, verbose, client=client)
+        return study
     if exists:
         if os.path.isdir(path) and not os.path.islink(path):
             with _write_lock(path):  # not while another process appends to it
@@ -802,8 +876,51 @@ high_pass, t_r, dtype, target_affine, target_shape, mask_strategy, mask_args :
         shutil.rmtree(path, ignore_errors=True)
         raise
     study = MaskedStudy(path)
-    study._write(inputs, n_jobs, verbose)
+    study._write(inputs, n_jobs, verbose, client=client)
     return study
+
+
+def _check_client(client):
+    """The dask client to mask on, or None (threads)."""
+    if client is None:
+        # the current client, if dask.distributed is in use (never imported here)
+        import sys
+
+        if "distributed" not in sys.modules:
+            return None
+        from distributed import default_client
+
+        try:
+            client = default_client()
+        except ValueError:
+            return None
+        return client if getattr(client, "status", None) == "running" else None
+    if client is False:
+        return None
+    if not all(hasattr(client, name) for name in ("submit", "scatter", "nthreads")):
+        raise ValueError(f"client must be a dask.distributed.Client, None or False, got "
+                         f"{type(client).__name__}")
+    return client
+
+
+def _check_url_destination(url, overwrite):
+    """Refuse an existing store at ``url`` unless ``overwrite``."""
+    import zarr
+
+    try:
+        store = _store(url, read_only=False)
+    except Exception as exc:
+        raise ValueError(f"path: cannot open the store {url!r} ({type(exc).__name__}: "
+                         f"{exc})") from exc
+    try:
+        zarr.open_group(store=store, mode="r")
+    except Exception:
+        return False
+    if not overwrite:
+        raise ValueError(f"{url!r} already holds a zarr store; use "
+                         f"MaskedStudy.open(url).append(...) to add subjects to a study, or "
+                         f"overwrite=True to replace it")
+    return True
 
 
 def _sklearn_rng(random_state):
@@ -876,6 +993,8 @@ class MaskedStudy:
         local = isinstance(path, (str, os.PathLike)) and not _is_url(path)
         self.path = _local_path(path) if local else str(path)
         self._local = local
+        # what opens the study again: a path, a URL or a zarr store
+        self._location = self.path if isinstance(path, (str, os.PathLike)) else path
         where = self.path
         if local and not os.path.exists(where):
             raise ValueError(f"no masked study at {where!r}: the path does not exist")
@@ -1211,7 +1330,7 @@ class MaskedStudy:
                                  f"{sub['stop']}) are damaged")
 
     # ---------------------------------------------------------- appending
-    def append(self, imgs, confounds=None, n_jobs=1, verbose=0):
+    def append(self, imgs, confounds=None, n_jobs=1, verbose=0, client=None):
         """Mask and clean more subjects into the study, with its stored parameters.
 
         The subjects already stored are not touched.  Images must be on the
@@ -1225,14 +1344,18 @@ class MaskedStudy:
             One entry per image.
         n_jobs : int, default=1
         verbose : int, default=0
+        client : dask.distributed.Client, None or False, default=None
+            Mask the subjects on a dask cluster, as :func:`mask_study`.
 
         Returns
         -------
         self : MaskedStudy
         """
-        if not self._local:
-            raise ValueError(f"append writes to a local study, {self.path!r} is not one")
+        if not isinstance(self._location, str):
+            raise ValueError(f"append writes to a study given by a path or a URL, "
+                             f"{self.path!r} was opened from a zarr store object")
         n_jobs = _check_n_jobs(n_jobs)
+        client = _check_client(client)
         check_int(verbose, "verbose", min_val=0)
         params = self.masker_params
         inputs = _Inputs(imgs, confounds, params["target_affine"])
@@ -1241,22 +1364,32 @@ class MaskedStudy:
             raise ValueError(f"imgs are {inputs.kind} images but the study holds "
                              f"{self.kind} data")
         inputs.check_all(self.kind, grid)
-        self._write(inputs, n_jobs, verbose)
+        self._write(inputs, n_jobs, verbose, client=client)
         return self
 
-    def _write(self, inputs, n_jobs, verbose):
+    def _write(self, inputs, n_jobs, verbose, client=None):
         import zarr
 
-        with _write_lock(self.path):
+        # a local study is locked while written; an object store has no locks
+        # (one writer per study is then the caller's promise)
+        lock = _write_lock(self.path) if self._local else contextlib.nullcontext()
+        with lock:
             # reopen writable, under the lock, from what is committed now
-            group = zarr.open_group(store=_store(self.path, read_only=False), mode="r+")
+            group = zarr.open_group(store=_store(self._location, read_only=False), mode="r+")
             meta = group.attrs.asdict()[_ATTR]
             writer = _Writer(self, group, meta)
-            _remove_partial_chunks(self.path, writer.data, meta)
+            if self._local:
+                _remove_partial_chunks(self.path, writer.data, meta)
             try:
-                writer.run(inputs, n_jobs, verbose)
+                writer.run(inputs, n_jobs, verbose, client=client)
             finally:
-                self._open(self.path)
+                self._open(self._location)
+
+    def __reduce__(self):
+        # sent to another process (a dask worker, a joblib worker) as where it
+        # is: the receiver opens the study itself (no open store, no memory
+        # map or file handle travels)
+        return (type(self), (self._location,))
 
     # ---------------------------------------------------------- display
     def __repr__(self):

@@ -428,6 +428,16 @@ class DaskSource(_Source):
         return self._finish(np.asarray(self.array[start:stop].compute()),
                             np.arange(start, stop))
 
+    def iter_row_blocks(self, step=None, start=0, stop=None):
+        if step is None:
+            # a block arrives as its chunks (from the workers, with a cluster)
+            # and is then joined: twice its size while it is read, so half the
+            # bytes of the other sources' blocks, in whole chunks
+            row_bytes = max(1, self.n_features * self.dtype.itemsize)
+            step = max(1, int(2 ** 25 // row_bytes))
+            step = max(self.row_chunk, step // self.row_chunk * self.row_chunk)
+        return super().iter_row_blocks(step, start, stop)
+
 
 class RowSubset(_Source):
     """Some rows of another source (sorted), read as a source of their own."""
