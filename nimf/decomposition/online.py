@@ -551,10 +551,12 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         m = min(n, 200)
         rows = rows_from_few_chunks(n, source.row_chunk, m, gen)
         X = np.asarray(source.take_rows(rows), dtype=state.D.dtype)
-        if source.feature_order is None and state.feature_map is not None:
-            X = X[:, state.feature_map]
         D = state.D
-        A = self._solve_codes(state.G, _parallel.matmul(X, D.T),
+        # the rows are in the data's feature order: D is put in that order (k
+        # rows) rather than the m rows of X in the internal one
+        Dx = (state.to_original(D) if source.feature_order is None
+              and state.feature_map is not None else D)
+        A = self._solve_codes(state.G, _parallel.matmul(X, Dx.T),
                               np.zeros((m, D.shape[0]), dtype=D.dtype), params)
         A = np.ascontiguousarray(A, dtype=D.dtype)
         state.S[:] = A.T @ A / m
