@@ -1,14 +1,20 @@
 import os
 import sys
 
-import numpy as np
-import pytest
+# BLAS single threaded, so that results are stable on small CI boxes: the
+# variables reach the processes the tests start; in this process pytest's plugins
+# have already loaded numpy's BLAS, so its threads are limited by threadpoolctl
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")
 
 # make ``tests/naive.py`` importable as ``naive``
 sys.path.insert(0, os.path.dirname(__file__))
-
-# keep BLAS single threaded so timings and results are stable on small CI boxes
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture
