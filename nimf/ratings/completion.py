@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from .._kernels import ratings as _k
+from . import _selection
 from .._validation import (NonFiniteResultError, available_memory, check_bool, check_float,
                            check_int, check_magnitude, check_option)
 
@@ -44,6 +45,10 @@ def _rng(random_state):
         return np.random.default_rng(random_state)
     raise ValueError(f"random_state must be None, an int, a numpy RandomState or "
                      f"Generator, got {random_state!r}")
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
 
 
 def _as_1d(values, name):
@@ -170,7 +175,7 @@ class MatrixCompletion(BaseEstimator):
     True
     """
 
-    def __init__(self, n_components=50, *, solver="somf", alpha="auto", alpha_bias=None,
+    def __init__(self, n_components="auto", *, solver="somf", alpha="auto", alpha_bias=None,
                  n_epochs=None, batch_size="auto", forget_exponent=0.9, learning_rate=0.01,
                  lr_decay=0.05, init_scale=0.1, fit_bias=True, clip=True, user_col="user",
                  item_col="item", rating_col="rating", duplicates="error", n_jobs=None,
@@ -205,7 +210,8 @@ class MatrixCompletion(BaseEstimator):
         arrays = {"seen_indptr": self._seen.indptr, "seen_indices": self._seen.indices,
                   "seen_data": self._seen.data}
         scalars = {"rating_scale": list(self.rating_scale_), "history": self.history_,
-                   "n_items": int(self._seen.shape[1])}
+                   "n_items": int(self._seen.shape[1]),
+                   "selection": getattr(self, "selection_", None)}
         for which in ("user", "item"):
             ids = getattr(self, f"{which}_ids_")
             if ids.dtype.hasobject:
@@ -234,13 +240,15 @@ class MatrixCompletion(BaseEstimator):
         self._user_index = self._item_index = None
         self.rating_scale_ = tuple(float(v) for v in scalars["rating_scale"])
         self.history_ = list(scalars["history"])
+        self.selection_ = scalars.get("selection")
         self._seen = sp.csr_matrix(
             (arrays["seen_data"], arrays["seen_indices"], arrays["seen_indptr"]),
             shape=(self.user_ids_.size, int(scalars["n_items"])))
 
     # ------------------------------------------------------------------ input
     def _check_params(self):
-        check_int(self.n_components, "n_components", min_val=0)
+        if not _is_auto(self.n_components):
+            check_int(self.n_components, "n_components", min_val=0)
         check_option(self.solver, "solver", ("als", "somf", "sgd"))
         if not (isinstance(self.alpha, str) and self.alpha == "auto"):
             check_float(self.alpha, "alpha", low=0.0)
@@ -409,7 +417,12 @@ class MatrixCompletion(BaseEstimator):
         # a fit that fails (diverges) leaves the model as it was
         saved = dict(vars(self))
         try:
-            self._fit_matrix(X, user_ids, item_ids, val)
+            settings = selection = None
+            if _is_auto(self.n_components):
+                settings, selection = _selection.select(self, X,
+                                                        _rng(self.random_state))
+            self._fit_matrix(X, user_ids, item_ids, val, settings)
+            self.selection_ = selection
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
@@ -430,15 +443,23 @@ class MatrixCompletion(BaseEstimator):
             f"MatrixCompletion (solver={self.solver!r}) diverged at epoch {info['epoch']}: "
             f"the factors or the training RMSE became NaN or infinite; {hint}")
 
-    def _fit_matrix(self, X, user_ids, item_ids, val):
+    def _fit_matrix(self, X, user_ids, item_ids, val, settings=None):
+        """Fit on the CSR matrix ``X``; ``settings`` = (n_components, alpha, alpha_bias,
+        n_epochs) overrides the parameters (the choice of ``n_components="auto"``)."""
         import numba
 
         solver = self.solver
-        k = int(self.n_components)
-        alpha = self._alpha(X)
-        alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
+        if settings is None:
+            k = int(self.n_components)
+            alpha = self._alpha(X)
+            alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
+            n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
+        else:
+            k, alpha, alpha_bias, n_epochs = settings
+            k, alpha, alpha_bias, n_epochs = int(k), float(alpha), float(alpha_bias), int(n_epochs)
+        self.n_components_ = k
         self.alpha_ = alpha
-        n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
+        self.alpha_bias_ = alpha_bias
         rng = _rng(self.random_state)
         n_users, n_items = X.shape
         fit_bias = bool(self.fit_bias)

@@ -1,0 +1,175 @@
+"""How ``MatrixCompletion(n_components="auto")`` chooses its rank and penalties.
+
+An inner validation split of the training ratings (a tenth of them, at random) scores a
+few candidate models, each fitted on the other nine tenths with early stopping over
+epochs:
+
+1. the biases-only model, over a small grid of bias penalties;
+2. the low-rank model at ``_MAX_RANK`` components, its factor penalty searched on a
+   log2 line from the density rule of ``alpha="auto"`` (up while it improves, else
+   down), then ``_SMALL_RANK`` components at the best penalty;
+3. the best low-rank model is kept only if it beats the biases-only model on the
+   validation ratings by more than one standard error of the paired difference of
+   squared errors; otherwise the biases-only model is chosen.
+
+The caller refits the chosen settings on all training ratings, for the number of
+epochs that was best on the split.  Every candidate uses the same seed, so they differ
+only in their settings, and the seeds come from the estimator's ``random_state``.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._kernels import ratings as _k
+from .._validation import NonFiniteResultError
+
+VALIDATION_FRACTION = 0.1
+_MAX_RANK = 50
+_SMALL_RANK = 10
+# epochs at most per candidate (early stopping usually ends sooner), and the number of
+# epochs without a better validation RMSE that stops a candidate
+_MAX_EPOCHS = {"als": 8, "somf": 5, "sgd": 30}
+_PATIENCE = 1
+# bias penalties tried, as multiples of the density rule's penalty
+_BIAS_FACTORS = (0.25, 0.5, 1.0, 2.0)
+# factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
+_ALPHA_STEPS = 2
+
+
+def inner_split(X, rng, fraction=VALIDATION_FRACTION):
+    """The training matrix without a random ``fraction`` of its ratings, and those
+    ratings as (rows, columns, values)."""
+    rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+    cols = X.indices.astype(np.int64)
+    held = rng.random(X.nnz) < fraction
+    if not held.any() or held.all():
+        return None
+    keep = ~held
+    train = sp.csr_matrix((X.data[keep], (rows[keep], cols[keep])), shape=X.shape)
+    train.sort_indices()
+    return train, (rows[held], cols[held], X.data[held].astype(np.float64))
+
+
+def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed):
+    """Fit one candidate on ``train`` with early stopping on ``val``; its record and the
+    squared validation errors of its best epoch."""
+    rows, cols, values = val
+    best = {"rmse": np.inf, "epoch": 0, "errors": None}
+
+    def stop(model, info):
+        pred = np.empty(values.size)
+        low, high = model._clip_bounds()
+        _k.predict_pairs(rows, cols, model.global_mean_, model.user_factors_,
+                         model.item_factors_, model.user_bias_, model.item_bias_, low, high,
+                         pred)
+        errors = (pred - values) ** 2
+        rmse = float(np.sqrt(errors.mean()))
+        if rmse < best["rmse"]:
+            best.update(rmse=rmse, epoch=info["epoch"], errors=errors)
+        return info["epoch"] - best["epoch"] >= _PATIENCE
+
+    params = estimator.get_params(deep=False)
+    params.update(n_components=k, alpha=alpha, alpha_bias=alpha_bias, n_epochs=max_epochs,
+                  random_state=seed, verbose=False, callback=stop)
+    model = type(estimator)(**params)
+    try:
+        model._fit_matrix(train, np.arange(train.shape[0]), np.arange(train.shape[1]), None)
+    except NonFiniteResultError:
+        best.update(rmse=np.inf, epoch=0, errors=None)
+    record = {"n_components": int(k), "alpha": float(alpha), "alpha_bias": float(alpha_bias),
+              "n_epochs": int(best["epoch"]), "validation_rmse": float(best["rmse"])}
+    return record, best["errors"]
+
+
+def select(estimator, X, rng):
+    """Choose ``(n_components, alpha, alpha_bias, n_epochs)`` for ``estimator`` on the
+    training matrix ``X``; returns them and a record of the search."""
+    solver = estimator.solver
+    fallback_epochs = estimator.n_epochs or {"als": 10, "somf": 3, "sgd": 30}[solver]
+    rule = estimator._alpha(X) if _is_auto(estimator.alpha) else None
+    split = inner_split(X, rng)
+    alpha_given = not _is_auto(estimator.alpha)
+    if split is None:
+        # too few ratings to hold any out: the biases alone, as penalised as the rule says
+        alpha = float(estimator.alpha) if alpha_given else rule
+        alpha_bias = alpha if estimator.alpha_bias is None else float(estimator.alpha_bias)
+        return (0, alpha, alpha_bias, fallback_epochs), {
+            "method": "too few ratings for a validation split: biases only",
+            "validation_ratings": 0, "candidates": []}
+    train, val = split
+    seed = int(rng.integers(2 ** 31 - 1))
+    max_epochs = estimator.n_epochs or _MAX_EPOCHS[solver]
+    base = rule if rule is not None else float(estimator.alpha)
+    candidates = []
+
+    def run(k, alpha, alpha_bias):
+        record, errors = _fit_candidate(estimator, train, val, k, alpha, alpha_bias,
+                                        max_epochs, seed)
+        candidates.append(record)
+        return record, errors
+
+    # 1. biases only
+    if estimator.alpha_bias is not None:
+        bias_grid = [float(estimator.alpha_bias)]
+    elif alpha_given:
+        bias_grid = [float(estimator.alpha)]
+    else:
+        bias_grid = [base * f for f in _BIAS_FACTORS]
+    bias_best, bias_errors = None, None
+    for alpha_bias in bias_grid:
+        record, errors = run(0, base, alpha_bias)
+        if bias_best is None or record["validation_rmse"] < bias_best["validation_rmse"]:
+            bias_best, bias_errors = record, errors
+    alpha_bias = bias_best["alpha_bias"]
+
+    # 2. the factor penalty at the largest rank, then a smaller rank
+    max_rank = max(1, min(_MAX_RANK, min(X.shape) - 1))
+    tried = {}
+
+    def at(step, k=max_rank):
+        alpha = base * 2.0 ** step
+        if (k, step) not in tried:
+            tried[(k, step)] = run(k, alpha, alpha_bias)
+        return tried[(k, step)]
+
+    best_step = 0
+    if not alpha_given:
+        score = lambda step: at(step)[0]["validation_rmse"]  # noqa: E731
+        direction = 1 if score(1) < score(0) else -1
+        best_step = 1 if direction == 1 else 0
+        while abs(best_step) < _ALPHA_STEPS:
+            nxt = best_step + direction
+            if score(nxt) < score(best_step):
+                best_step = nxt
+            else:
+                break
+    low_best, low_errors = at(best_step)
+    if _SMALL_RANK < max_rank:
+        record, errors = at(best_step, _SMALL_RANK)
+        if record["validation_rmse"] < low_best["validation_rmse"]:
+            low_best, low_errors = record, errors
+
+    # 3. the low-rank terms only if they beat the biases by more than a standard error
+    gain = standard_error = 0.0
+    chosen = bias_best
+    if low_errors is not None and bias_errors is not None:
+        diff = bias_errors - low_errors
+        gain = float(diff.mean())
+        standard_error = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else np.inf
+        if gain > standard_error:
+            chosen = low_best
+    settings = (chosen["n_components"], chosen["alpha"], chosen["alpha_bias"],
+                max(1, chosen["n_epochs"]))
+    selection = {
+        "method": "inner validation split with early stopping",
+        "validation_ratings": int(val[2].size),
+        "candidates": candidates,
+        "biases_only": dict(bias_best), "low_rank": dict(low_best),
+        "mse_gain": gain, "mse_gain_standard_error": standard_error,
+        "chosen": dict(chosen),
+    }
+    return settings, selection
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
