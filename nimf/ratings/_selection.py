@@ -5,15 +5,17 @@ few candidate models, each fitted on the other nine tenths with early stopping o
 epochs:
 
 1. the biases-only model, over a small grid of bias penalties;
-2. the low-rank model at ``_MAX_RANK`` components, its factor penalty searched on a
+2. the low-rank model at ``_SMALL_RANK`` components, its factor penalty searched on a
    log2 line from the density rule of ``alpha="auto"`` (up while it improves, else
-   down), then ``_SMALL_RANK`` components at the best penalty;
+   down), then ``_MAX_RANK`` components at the best penalty, only if the small rank
+   already beats the biases (as in 3.);
 3. the best low-rank model is kept only if it beats the biases-only model on the
    validation ratings by more than one standard error of the paired difference of
    squared errors; otherwise the biases-only model is chosen.
 
 The caller refits the chosen settings on all training ratings, for the number of
-epochs that was best on the split.  Every candidate uses the same seed, so they differ
+epochs that was best on the split.  Biases-only models are fitted by ALS whatever the
+solver (the same objective; its exact alternating solves converge in a few passes).  Every candidate uses the same seed, so they differ
 only in their settings, and the seeds come from the estimator's ``random_state``.
 """
 
@@ -50,6 +52,12 @@ def inner_split(X, rng, fraction=VALIDATION_FRACTION):
     return train, (rows[held], cols[held], X.data[held].astype(np.float64))
 
 
+def solver_for(solver, n_components):
+    """The biases alone are fitted by ALS whatever the solver: same objective, and its
+    exact alternating solves need the fewest passes."""
+    return "als" if n_components == 0 else solver
+
+
 def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed):
     """Fit one candidate on ``train`` with early stopping on ``val``; its record and the
     squared validation errors of its best epoch."""
@@ -69,7 +77,9 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
         return info["epoch"] - best["epoch"] >= _PATIENCE
 
     params = estimator.get_params(deep=False)
-    params.update(n_components=k, alpha=alpha, alpha_bias=alpha_bias, n_epochs=max_epochs,
+    params.update(n_components=k, alpha=alpha, alpha_bias=alpha_bias,
+                  n_epochs=_MAX_EPOCHS[solver_for(estimator.solver, k)] if max_epochs is None
+                  else max_epochs, solver=solver_for(estimator.solver, k),
                   random_state=seed, verbose=False, callback=stop)
     model = type(estimator)(**params)
     try:
@@ -93,12 +103,12 @@ def select(estimator, X, rng):
         # too few ratings to hold any out: the biases alone, as penalised as the rule says
         alpha = float(estimator.alpha) if alpha_given else rule
         alpha_bias = alpha if estimator.alpha_bias is None else float(estimator.alpha_bias)
-        return (0, alpha, alpha_bias, fallback_epochs), {
+        return (0, alpha, alpha_bias, fallback_epochs, solver_for(solver, 0)), {
             "method": "too few ratings for a validation split: biases only",
             "validation_ratings": 0, "candidates": []}
     train, val = split
     seed = int(rng.integers(2 ** 31 - 1))
-    max_epochs = estimator.n_epochs or _MAX_EPOCHS[solver]
+    max_epochs = estimator.n_epochs  # None: per solver
     base = rule if rule is not None else float(estimator.alpha)
     candidates = []
 
@@ -122,14 +132,14 @@ def select(estimator, X, rng):
             bias_best, bias_errors = record, errors
     alpha_bias = bias_best["alpha_bias"]
 
-    # 2. the factor penalty at the largest rank, then a smaller rank
+    # 2. the factor penalty at a small rank (cheap), then the largest rank at that penalty
     max_rank = max(1, min(_MAX_RANK, min(X.shape) - 1))
+    small_rank = min(_SMALL_RANK, max_rank)
     tried = {}
 
-    def at(step, k=max_rank):
-        alpha = base * 2.0 ** step
+    def at(step, k=small_rank):
         if (k, step) not in tried:
-            tried[(k, step)] = run(k, alpha, alpha_bias)
+            tried[(k, step)] = run(k, base * 2.0 ** step, alpha_bias)
         return tried[(k, step)]
 
     best_step = 0
@@ -144,31 +154,37 @@ def select(estimator, X, rng):
             else:
                 break
     low_best, low_errors = at(best_step)
-    if _SMALL_RANK < max_rank:
-        record, errors = at(best_step, _SMALL_RANK)
+    # more components only where the small rank already beats the biases
+    if max_rank > small_rank and _beats(bias_errors, low_errors)[0]:
+        record, errors = at(best_step, max_rank)
         if record["validation_rmse"] < low_best["validation_rmse"]:
             low_best, low_errors = record, errors
 
     # 3. the low-rank terms only if they beat the biases by more than a standard error
-    gain = standard_error = 0.0
-    chosen = bias_best
-    if low_errors is not None and bias_errors is not None:
-        diff = bias_errors - low_errors
-        gain = float(diff.mean())
-        standard_error = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else np.inf
-        if gain > standard_error:
-            chosen = low_best
+    better, gain, standard_error = _beats(bias_errors, low_errors)
+    chosen = low_best if better else bias_best
     settings = (chosen["n_components"], chosen["alpha"], chosen["alpha_bias"],
-                max(1, chosen["n_epochs"]))
+                max(1, chosen["n_epochs"]), solver_for(solver, chosen["n_components"]))
     selection = {
         "method": "inner validation split with early stopping",
         "validation_ratings": int(val[2].size),
         "candidates": candidates,
         "biases_only": dict(bias_best), "low_rank": dict(low_best),
         "mse_gain": gain, "mse_gain_standard_error": standard_error,
-        "chosen": dict(chosen),
+        "chosen": dict(chosen, solver=settings[4]),
     }
     return settings, selection
+
+
+def _beats(base_errors, errors):
+    """Whether squared ``errors`` are lower than ``base_errors`` on the same ratings by
+    more than one standard error of the mean paired difference; that mean and error."""
+    if errors is None or base_errors is None or base_errors.size < 2:
+        return False, 0.0, float("inf")
+    diff = base_errors - errors
+    gain = float(diff.mean())
+    standard_error = float(diff.std(ddof=1) / np.sqrt(diff.size))
+    return gain > standard_error, gain, standard_error
 
 
 def _is_auto(value):

@@ -248,7 +248,10 @@ class MatrixCompletion(BaseEstimator):
     # ------------------------------------------------------------------ input
     def _check_params(self):
         if not _is_auto(self.n_components):
-            check_int(self.n_components, "n_components", min_val=0)
+            try:
+                check_int(self.n_components, "n_components", min_val=0)
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("must be", 'must be "auto" or', 1)) from None
         check_option(self.solver, "solver", ("als", "somf", "sgd"))
         if not (isinstance(self.alpha, str) and self.alpha == "auto"):
             check_float(self.alpha, "alpha", low=0.0)
@@ -445,17 +448,18 @@ class MatrixCompletion(BaseEstimator):
 
     def _fit_matrix(self, X, user_ids, item_ids, val, settings=None):
         """Fit on the CSR matrix ``X``; ``settings`` = (n_components, alpha, alpha_bias,
-        n_epochs) overrides the parameters (the choice of ``n_components="auto"``)."""
+        n_epochs, solver) overrides the parameters (the choice of
+        ``n_components="auto"``)."""
         import numba
 
-        solver = self.solver
+        solver = self.solver if settings is None else settings[4]
         if settings is None:
             k = int(self.n_components)
             alpha = self._alpha(X)
             alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
             n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
         else:
-            k, alpha, alpha_bias, n_epochs = settings
+            k, alpha, alpha_bias, n_epochs = settings[:4]
             k, alpha, alpha_bias, n_epochs = int(k), float(alpha), float(alpha_bias), int(n_epochs)
         self.n_components_ = k
         self.alpha_ = alpha
