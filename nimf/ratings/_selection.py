@@ -13,8 +13,9 @@ epochs:
    validation ratings by more than one standard error of the paired difference of
    squared errors; otherwise the biases-only model is chosen.
 
-The caller refits the chosen settings on all training ratings, for the number of
-epochs that was best on the split.  Biases-only models are fitted by ALS whatever the
+The caller refits the chosen settings on all training ratings, starting from the
+chosen candidate's factors and biases at its best epoch, for ``_WARM_EPOCHS`` passes
+(or fewer, if the candidate was best sooner).  Biases-only models are fitted by ALS whatever the
 solver (the same objective; its exact alternating solves converge in a few passes).  Every candidate uses the same seed, so they differ
 only in their settings, and the seeds come from the estimator's ``random_state``.
 """
@@ -26,12 +27,14 @@ from .._kernels import ratings as _k
 from .._validation import NonFiniteResultError
 
 VALIDATION_FRACTION = 0.1
-_MAX_RANK = 50
+_MAX_RANK = 30
 _SMALL_RANK = 10
 # epochs at most per candidate (early stopping usually ends sooner), and the number of
 # epochs without a better validation RMSE that stops a candidate
 _MAX_EPOCHS = {"als": 8, "somf": 5, "sgd": 30}
 _PATIENCE = 1
+# passes of the refit on all training ratings, which starts from the chosen candidate
+_WARM_EPOCHS = 2
 # bias penalties tried, as multiples of the density rule's penalty
 _BIAS_FACTORS = (0.25, 0.5, 1.0, 2.0)
 # factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
@@ -59,10 +62,11 @@ def solver_for(solver, n_components):
 
 
 def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed):
-    """Fit one candidate on ``train`` with early stopping on ``val``; its record and the
-    squared validation errors of its best epoch."""
+    """Fit one candidate on ``train`` with early stopping on ``val``; its record, and the
+    squared validation errors and (user factors, item factors, user biases, item biases)
+    of its best epoch."""
     rows, cols, values = val
-    best = {"rmse": np.inf, "epoch": 0, "errors": None}
+    best = {"rmse": np.inf, "epoch": 0, "errors": None, "state": None}
 
     def stop(model, info):
         pred = np.empty(values.size)
@@ -73,7 +77,9 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
         errors = (pred - values) ** 2
         rmse = float(np.sqrt(errors.mean()))
         if rmse < best["rmse"]:
-            best.update(rmse=rmse, epoch=info["epoch"], errors=errors)
+            best.update(rmse=rmse, epoch=info["epoch"], errors=errors, state=tuple(
+                a.copy() for a in (model.user_factors_, model.item_factors_,
+                                   model.user_bias_, model.item_bias_)))
         return info["epoch"] - best["epoch"] >= _PATIENCE
 
     params = estimator.get_params(deep=False)
@@ -85,10 +91,10 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
     try:
         model._fit_matrix(train, np.arange(train.shape[0]), np.arange(train.shape[1]), None)
     except NonFiniteResultError:
-        best.update(rmse=np.inf, epoch=0, errors=None)
+        best.update(rmse=np.inf, epoch=0, errors=None, state=None)
     record = {"n_components": int(k), "alpha": float(alpha), "alpha_bias": float(alpha_bias),
               "n_epochs": int(best["epoch"]), "validation_rmse": float(best["rmse"])}
-    return record, best["errors"]
+    return record, best["errors"], best["state"]
 
 
 def select(estimator, X, rng):
@@ -103,7 +109,7 @@ def select(estimator, X, rng):
         # too few ratings to hold any out: the biases alone, as penalised as the rule says
         alpha = float(estimator.alpha) if alpha_given else rule
         alpha_bias = alpha if estimator.alpha_bias is None else float(estimator.alpha_bias)
-        return (0, alpha, alpha_bias, fallback_epochs, solver_for(solver, 0)), {
+        return (0, alpha, alpha_bias, fallback_epochs, solver_for(solver, 0), None), {
             "method": "too few ratings for a validation split: biases only",
             "validation_ratings": 0, "candidates": []}
     train, val = split
@@ -112,10 +118,13 @@ def select(estimator, X, rng):
     base = rule if rule is not None else float(estimator.alpha)
     candidates = []
 
+    states = []
+
     def run(k, alpha, alpha_bias):
-        record, errors = _fit_candidate(estimator, train, val, k, alpha, alpha_bias,
-                                        max_epochs, seed)
+        record, errors, state = _fit_candidate(estimator, train, val, k, alpha, alpha_bias,
+                                               max_epochs, seed)
         candidates.append(record)
+        states.append(state)
         return record, errors
 
     # 1. biases only
@@ -163,8 +172,13 @@ def select(estimator, X, rng):
     # 3. the low-rank terms only if they beat the biases by more than a standard error
     better, gain, standard_error = _beats(bias_errors, low_errors)
     chosen = low_best if better else bias_best
-    settings = (chosen["n_components"], chosen["alpha"], chosen["alpha_bias"],
-                max(1, chosen["n_epochs"]), solver_for(solver, chosen["n_components"]))
+    # the refit on all training ratings starts from the chosen candidate's best epoch
+    init = states[next(j for j, c in enumerate(candidates) if c is chosen)]
+    epochs = max(1, chosen["n_epochs"])
+    if init is not None:
+        epochs = min(epochs, _WARM_EPOCHS)
+    settings = (chosen["n_components"], chosen["alpha"], chosen["alpha_bias"], epochs,
+                solver_for(solver, chosen["n_components"]), init)
     selection = {
         "method": "inner validation split with early stopping",
         "validation_ratings": int(val[2].size),

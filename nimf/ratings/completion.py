@@ -448,8 +448,8 @@ class MatrixCompletion(BaseEstimator):
 
     def _fit_matrix(self, X, user_ids, item_ids, val, settings=None):
         """Fit on the CSR matrix ``X``; ``settings`` = (n_components, alpha, alpha_bias,
-        n_epochs, solver) overrides the parameters (the choice of
-        ``n_components="auto"``)."""
+        n_epochs, solver, initial (P, Q, b_u, b_i) or None) overrides the parameters (the
+        choice of ``n_components="auto"``)."""
         import numba
 
         solver = self.solver if settings is None else settings[4]
@@ -480,6 +480,9 @@ class MatrixCompletion(BaseEstimator):
         Q = rng.normal(0.0, self.init_scale, (n_items, k))
         bu = np.zeros(n_users)
         bi = np.zeros(n_items)
+        if settings is not None and settings[5] is not None:
+            # warm start (n_components="auto"): the chosen candidate's factors and biases
+            P, Q, bu, bi = (a.copy() for a in settings[5])
         self.user_factors_, self.item_factors_ = P, Q
         self.user_bias_, self.item_bias_ = bu, bi
 
