@@ -4,11 +4,12 @@ An inner validation split of the training ratings (a tenth of them, at random) s
 few candidate models, each fitted on the other nine tenths with early stopping over
 epochs:
 
-1. the biases-only model, over a small grid of bias penalties;
+1. the biases-only model, its bias penalty searched on a log2 line from the density
+   rule of ``alpha="auto"`` (up while the held-out RMSE improves, else down);
 2. the low-rank model at ``_SMALL_RANK`` components, its factor penalty searched on a
    log2 line from the density rule of ``alpha="auto"`` (up while it improves, else
    down), then ``_MAX_RANK`` components at the best penalty, only if the small rank
-   already beats the biases (as in 3.);
+   already beats the biases (as in 3.) by at least 1% of their mean squared error;
 3. the best low-rank model is kept only if it beats the biases-only model on the
    validation ratings by more than one standard error of the paired difference of
    squared errors; otherwise the biases-only model is chosen.
@@ -35,8 +36,11 @@ _MAX_EPOCHS = {"als": 8, "somf": 5, "sgd": 30}
 _PATIENCE = 1
 # passes of the refit on all training ratings, which starts from the chosen candidate
 _WARM_EPOCHS = 2
-# bias penalties tried, as multiples of the density rule's penalty
-_BIAS_FACTORS = (0.25, 0.5, 1.0, 2.0)
+# bias penalties: the density rule's value times 2 ** j, j in [-_BIAS_STEPS, _BIAS_STEPS]
+_BIAS_STEPS = 4
+# the larger rank is tried when the small rank's gain in held-out mean squared error
+# over the biases is at least this share of the biases' mean squared error
+_LARGER_RANK_GAIN = 0.01
 # factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
 _ALPHA_STEPS = 2
 
@@ -127,18 +131,21 @@ def select(estimator, X, rng):
         states.append(state)
         return record, errors
 
-    # 1. biases only
-    if estimator.alpha_bias is not None:
-        bias_grid = [float(estimator.alpha_bias)]
-    elif alpha_given:
-        bias_grid = [float(estimator.alpha)]
+    # 1. biases only: the bias penalty on a log2 line from the rule (biases are cheap)
+    if estimator.alpha_bias is not None or alpha_given:
+        fixed = estimator.alpha_bias if estimator.alpha_bias is not None else estimator.alpha
+        bias_best, bias_errors = run(0, base, float(fixed))
     else:
-        bias_grid = [base * f for f in _BIAS_FACTORS]
-    bias_best, bias_errors = None, None
-    for alpha_bias in bias_grid:
-        record, errors = run(0, base, alpha_bias)
-        if bias_best is None or record["validation_rmse"] < bias_best["validation_rmse"]:
-            bias_best, bias_errors = record, errors
+        bias_fits = {}
+
+        def bias_at(step):
+            if step not in bias_fits:
+                bias_fits[step] = run(0, base, base * 2.0 ** step)
+            return bias_fits[step]
+
+        bias_step = _line_search(lambda step: bias_at(step)[0]["validation_rmse"],
+                                 _BIAS_STEPS)
+        bias_best, bias_errors = bias_at(bias_step)
     alpha_bias = bias_best["alpha_bias"]
 
     # 2. the factor penalty at a small rank (cheap), then the largest rank at that penalty
@@ -153,18 +160,13 @@ def select(estimator, X, rng):
 
     best_step = 0
     if not alpha_given:
-        score = lambda step: at(step)[0]["validation_rmse"]  # noqa: E731
-        direction = 1 if score(1) < score(0) else -1
-        best_step = 1 if direction == 1 else 0
-        while abs(best_step) < _ALPHA_STEPS:
-            nxt = best_step + direction
-            if score(nxt) < score(best_step):
-                best_step = nxt
-            else:
-                break
+        best_step = _line_search(lambda step: at(step)[0]["validation_rmse"], _ALPHA_STEPS)
     low_best, low_errors = at(best_step)
-    # more components only where the small rank already beats the biases
-    if max_rank > small_rank and _beats(bias_errors, low_errors)[0]:
+    # more components only where the small rank's terms matter: they beat the biases
+    # and explain a share of their held-out squared error
+    better, gain, _ = _beats(bias_errors, low_errors)
+    if (max_rank > small_rank and better
+            and gain > _LARGER_RANK_GAIN * float(bias_errors.mean())):
         record, errors = at(best_step, max_rank)
         if record["validation_rmse"] < low_best["validation_rmse"]:
             low_best, low_errors = record, errors
@@ -188,6 +190,19 @@ def select(estimator, X, rng):
         "chosen": dict(chosen, solver=settings[4]),
     }
     return settings, selection
+
+
+def _line_search(score, max_steps):
+    """The step in ``[-max_steps, max_steps]`` reached from 0 by moving up while
+    ``score`` (lower is better) improves, or else down while it improves."""
+    direction = 1 if score(1) < score(0) else -1
+    best = 1 if direction == 1 else 0
+    while abs(best) < max_steps:
+        nxt = best + direction
+        if not score(nxt) < score(best):
+            break
+        best = nxt
+    return best
 
 
 def _beats(base_errors, errors):
