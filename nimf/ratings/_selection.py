@@ -16,9 +16,10 @@ epochs:
 
 The caller refits the chosen settings on all training ratings, starting from the
 chosen candidate's factors and biases at its best epoch, for ``_WARM_EPOCHS`` passes
-(or fewer, if the candidate was best sooner).  Biases-only models are fitted by ALS whatever the
-solver (the same objective; its exact alternating solves converge in a few passes).  Every candidate uses the same seed, so they differ
-only in their settings, and the seeds come from the estimator's ``random_state``.
+(or fewer, if the candidate was best sooner).  Biases-only models are fitted by ALS
+whatever the solver (the same objective; its exact alternating solves converge in a
+few passes).  Every candidate uses the same seed, so they differ only in their
+settings, and the seed comes from the estimator's ``random_state``.
 """
 
 import numpy as np
@@ -102,8 +103,12 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
 
 
 def select(estimator, X, rng):
-    """Choose ``(n_components, alpha, alpha_bias, n_epochs)`` for ``estimator`` on the
-    training matrix ``X``; returns them and a record of the search."""
+    """Choose the settings of ``estimator`` on the training matrix ``X``.
+
+    Returns ``(n_components, alpha, alpha_bias, n_epochs, solver, init)`` for the refit
+    (``init``: the chosen candidate's (user factors, item factors, user biases, item
+    biases), or None) and the record of the search (``selection_``).
+    """
     solver = estimator.solver
     fallback_epochs = estimator.n_epochs or {"als": 10, "somf": 3, "sgd": 30}[solver]
     rule = estimator._alpha(X) if _is_auto(estimator.alpha) else None

@@ -123,9 +123,9 @@ class MatrixCompletion(BaseEstimator):
           stratum in parallel, every rating once, in a new random order each epoch.
     alpha : float or "auto", default="auto"
         Ridge penalty of the factors, per rating. With ``n_components="auto"``, "auto"
-        searches it (see above). The best value shrinks as the data
-        get denser; with an int ``n_components``, "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for "somf" and
-        "als", ``r_user`` and ``r_item`` being the mean number of training ratings
+        searches it (see above). The best value shrinks as the data get denser; with
+        an int ``n_components``, "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for
+        "somf" and "als", ``r_user`` and ``r_item`` being the mean number of training ratings
         per user and per item (0.11 at MovieLens-100k density, 0.07 at 1M, 0.053 at
         10M: on the benchmark's data of those sizes the best of the values tried
         each time), and 0.03 for "sgd", whose finite number of epochs already
