@@ -44,6 +44,8 @@ _BIAS_STEPS = 4
 _LARGER_RANK_GAIN = 0.01
 # factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
 _ALPHA_STEPS = 2
+# candidates on fewer training ratings than this run on one thread (unless n_jobs is set)
+_SERIAL_BELOW = 1_000_000
 
 
 def inner_split(X, rng, fraction=VALIDATION_FRACTION):
@@ -92,6 +94,10 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
                   n_epochs=_MAX_EPOCHS[solver_for(estimator.solver, k)] if max_epochs is None
                   else max_epochs, solver=solver_for(estimator.solver, k),
                   random_state=seed, verbose=False, callback=stop)
+    if estimator.n_jobs is None and train.nnz < _SERIAL_BELOW:
+        # many short parallel loops on little data: starting threads costs more than
+        # they save, the more so on a busy machine
+        params["n_jobs"] = 1
     model = type(estimator)(**params)
     try:
         model._fit_matrix(train, np.arange(train.shape[0]), np.arange(train.shape[1]), None)
