@@ -33,7 +33,7 @@ _MAX_RANK = 30
 _SMALL_RANK = 10
 # epochs at most per candidate (early stopping usually ends sooner), and the number of
 # epochs without a better validation RMSE that stops a candidate
-_MAX_EPOCHS = {"als": 8, "somf": 5, "sgd": 30}
+_MAX_EPOCHS = {"als": 8, "somf": 4, "sgd": 30}
 _PATIENCE = 1
 # passes of the refit on all training ratings, which starts from the chosen candidate
 _WARM_EPOCHS = 2
