@@ -123,3 +123,12 @@ def test_bad_n_components():
     with pytest.raises(ValueError, match='n_components must be "auto" or an int >= 0, '
                                          "got 'best'"):
         MatrixCompletion("best").fit(([0, 1], [0, 1], [1.0, 2.0]))
+
+
+@pytest.mark.parametrize("solver", ["als", "sgd"])
+def test_default_with_other_solvers(low_rank, solver):
+    train, test = low_rank
+    base = MatrixCompletion(0).fit(train).rmse(test)
+    model = MatrixCompletion(solver=solver, random_state=0).fit(train)
+    assert model.n_components_ > 0 and model.selection_["chosen"]["solver"] == solver
+    assert model.rmse(test) < base - 0.1
