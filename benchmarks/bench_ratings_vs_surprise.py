@@ -39,9 +39,10 @@ def surprise_models():
 def nimf_models():
     return {
         "nimf biases only": lambda: MatrixCompletion(n_components=0, random_state=0),
-        "nimf default (somf)": lambda: MatrixCompletion(random_state=0),
-        "nimf als": lambda: MatrixCompletion(solver="als", random_state=0),
-        "nimf sgd": lambda: MatrixCompletion(solver="sgd", random_state=0),
+        "nimf default (auto)": lambda: MatrixCompletion(random_state=0),
+        "nimf 50 comps (somf)": lambda: MatrixCompletion(50, random_state=0),
+        "nimf als": lambda: MatrixCompletion(50, solver="als", random_state=0),
+        "nimf sgd": lambda: MatrixCompletion(50, solver="sgd", random_state=0),
         # the data are planted with rank 20: what choosing the rank gives
         "nimf default, 20 comps": lambda: MatrixCompletion(20, random_state=0),
     }

@@ -340,6 +340,10 @@ def _check_scalars(path, name, header, sizes):
         for which in ("user", "item"):
             if state[f"{which}_ids_kind"] not in ("str", "int", "array"):
                 raise _bad(path, f"unknown {which} id kind {state[f'{which}_ids_kind']!r}")
+        selection = state.get("selection")
+        if selection is not None and not isinstance(selection, dict):
+            raise _bad(path, f"the record of the rank and penalty selection must be a "
+                             f"mapping or null, got {selection!r:.40}")
         if state["n_items"] != sizes.get("i"):
             raise _bad(path, f"n_items is {state['n_items']}, but the arrays have "
                              f"{sizes.get('i')} items")
@@ -406,6 +410,9 @@ def load_model(path):
     except (TypeError, ValueError) as exc:
         raise _bad(path, f"invalid parameters of {name}: {exc}") from None
     k = params.get("n_components")
+    if name == "MatrixCompletion" and k == "auto":
+        # the rank the fit chose
+        k = header["fitted"].get("n_components_", sizes["k"])
     if name == "MatrixCompletion" and k != sizes["k"]:
         raise _bad(path, f"n_components is {k!r}, but the factors have {sizes['k']} columns")
     for key, value in header["fitted"].items():

@@ -8,7 +8,9 @@ All three solvers minimise one objective over the observed ratings ``Omega``::
 
 with ``mu`` the mean training rating, ``b_u``/``c_i`` the user/item biases and
 ``p_u``/``q_i`` the user/item factors (``n_components`` of them).  The compiled
-inner loops live in :mod:`nimf._kernels.ratings`.
+inner loops live in :mod:`nimf._kernels.ratings`; how the default
+``n_components="auto"`` chooses the rank and the penalties, in
+:mod:`nimf.ratings._selection`.
 """
 
 import numbers
@@ -20,6 +22,7 @@ from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from .._kernels import ratings as _k
+from . import _selection
 from .._validation import (NonFiniteResultError, available_memory, check_bool, check_float,
                            check_int, check_magnitude, check_option)
 
@@ -46,6 +49,10 @@ def _rng(random_state):
                      f"Generator, got {random_state!r}")
 
 
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 def _as_1d(values, name):
     values = np.asarray(values)
     if values.ndim == 0:
@@ -64,10 +71,37 @@ class MatrixCompletion(BaseEstimator):
     bias, an item bias and the dot product of ``n_components`` user and item
     factors, all regularised (see the module docstring for the objective).
 
+    By default (``n_components="auto"``) the model chooses its own complexity: a
+    tenth of the training ratings, drawn at random, is held out, and a few candidate
+    models are fitted on the rest, each stopped early at the epoch of its lowest RMSE
+    on the held-out tenth:
+
+    1. the biases-only model, its bias penalty ``alpha_bias`` among
+       ``(0.25, 0.5, 1, 2)`` times the density rule of ``alpha="auto"``;
+    2. 10 components, the factor penalty ``alpha`` searched by factors of 2 from the
+       density rule (up while the held-out RMSE improves, else down; two steps at
+       most);
+    3. 30 components at that penalty, tried only if 10 already beat the biases.
+
+    The low-rank model is kept only if its held-out squared errors are lower than the
+    biases-only model's by more than one standard error of their paired difference;
+    otherwise the model shrinks to the biases alone (``n_components_ == 0``), so on
+    data without low-rank structure it predicts as well as the biases-only model
+    instead of fitting noise. The chosen settings are then refitted on all training
+    ratings, starting from the chosen candidate's factors and biases, for at most two
+    passes. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
+    and ``selection_``, and a seed fixes it. The search costs about eight short fits
+    (benchmarks/bench_ratings_defaults.py). An int ``n_components`` fits that rank
+    with the given (or density-rule) ``alpha`` and no search, as before.
+
     Parameters
     ----------
-    n_components : int, default=50
-        Number of factors; 0 fits the biases-only baseline.
+    n_components : "auto" or int, default="auto"
+        Number of factors; 0 fits the biases-only baseline; "auto" chooses the rank
+        and the penalties on held-out training ratings (see above). With "auto", a
+        given ``alpha`` (or ``alpha_bias``) is kept and only the rest is searched, a
+        given ``n_epochs`` caps the epochs of every candidate, and biases-only
+        candidates (and a biases-only choice) are fitted by ALS whatever the solver.
     solver : {"somf", "als", "sgd"}, default="somf"
         - "somf": the masked online learner of Mensch et al. (2016, 2017): each
           step takes ``batch_size`` users, computes their codes on the items they
@@ -88,9 +122,10 @@ class MatrixCompletion(BaseEstimator):
           strata of blocks that share no user or item in turn, the blocks of a
           stratum in parallel, every rating once, in a new random order each epoch.
     alpha : float or "auto", default="auto"
-        Ridge penalty of the factors, per rating. The best value shrinks as the data
-        get denser; "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for "somf" and
-        "als", ``r_user`` and ``r_item`` being the mean number of training ratings
+        Ridge penalty of the factors, per rating. With ``n_components="auto"``, "auto"
+        searches it (see above). The best value shrinks as the data get denser; with
+        an int ``n_components``, "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for
+        "somf" and "als", ``r_user`` and ``r_item`` being the mean number of training ratings
         per user and per item (0.11 at MovieLens-100k density, 0.07 at 1M, 0.053 at
         10M: on the benchmark's data of those sizes the best of the values tried
         each time), and 0.03 for "sgd", whose finite number of epochs already
@@ -141,8 +176,20 @@ class MatrixCompletion(BaseEstimator):
 
     Attributes
     ----------
+    n_components_ : int
+        Number of factors fitted (``n_components``, or the rank chosen by "auto").
     alpha_ : float
-        The penalty used (``alpha``, or its "auto" value).
+        The penalty used (``alpha``, its "auto" value, or the one chosen).
+    alpha_bias_ : float
+        The bias penalty used.
+    selection_ : dict or None
+        With ``n_components="auto"``, the record of the choice: ``candidates`` (one
+        dict per candidate: ``n_components``, ``alpha``, ``alpha_bias``, ``n_epochs``
+        (its best epoch) and ``validation_rmse``), ``biases_only`` and ``low_rank``
+        (the best of each kind), ``mse_gain`` and ``mse_gain_standard_error`` (the
+        mean paired difference of their held-out squared errors, and its standard
+        error), ``chosen`` (with the ``solver`` of the refit) and
+        ``validation_ratings``. None when ``n_components`` is an int.
     global_mean_ : float
     user_bias_ : ndarray of shape (n_users,)
     item_bias_ : ndarray of shape (n_items,)
@@ -163,14 +210,16 @@ class MatrixCompletion(BaseEstimator):
     >>> from nimf.datasets import make_ratings
     >>> from nimf.ratings import MatrixCompletion
     >>> data = make_ratings(200, 100, 5000, n_factors=3, random_state=0)
-    >>> model = MatrixCompletion(n_components=5, random_state=0).fit(data.ratings)
+    >>> model = MatrixCompletion(random_state=0).fit(data.ratings)
+    >>> model.n_components_ in (0, 10, 30)
+    True
     >>> model.predict([0, 1], [3, 4]).shape
     (2,)
-    >>> model.predict("a user never seen", 3) == model.global_mean_ + model.item_bias_[3]
+    >>> bool(model.predict("a user never seen", 3) == model.global_mean_ + model.item_bias_[3])
     True
     """
 
-    def __init__(self, n_components=50, *, solver="somf", alpha="auto", alpha_bias=None,
+    def __init__(self, n_components="auto", *, solver="somf", alpha="auto", alpha_bias=None,
                  n_epochs=None, batch_size="auto", forget_exponent=0.9, learning_rate=0.01,
                  lr_decay=0.05, init_scale=0.1, fit_bias=True, clip=True, user_col="user",
                  item_col="item", rating_col="rating", duplicates="error", n_jobs=None,
@@ -205,7 +254,8 @@ class MatrixCompletion(BaseEstimator):
         arrays = {"seen_indptr": self._seen.indptr, "seen_indices": self._seen.indices,
                   "seen_data": self._seen.data}
         scalars = {"rating_scale": list(self.rating_scale_), "history": self.history_,
-                   "n_items": int(self._seen.shape[1])}
+                   "n_items": int(self._seen.shape[1]),
+                   "selection": getattr(self, "selection_", None)}
         for which in ("user", "item"):
             ids = getattr(self, f"{which}_ids_")
             if ids.dtype.hasobject:
@@ -234,13 +284,18 @@ class MatrixCompletion(BaseEstimator):
         self._user_index = self._item_index = None
         self.rating_scale_ = tuple(float(v) for v in scalars["rating_scale"])
         self.history_ = list(scalars["history"])
+        self.selection_ = scalars.get("selection")
         self._seen = sp.csr_matrix(
             (arrays["seen_data"], arrays["seen_indices"], arrays["seen_indptr"]),
             shape=(self.user_ids_.size, int(scalars["n_items"])))
 
     # ------------------------------------------------------------------ input
     def _check_params(self):
-        check_int(self.n_components, "n_components", min_val=0)
+        if not _is_auto(self.n_components):
+            try:
+                check_int(self.n_components, "n_components", min_val=0)
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("must be", 'must be "auto" or', 1)) from None
         check_option(self.solver, "solver", ("als", "somf", "sgd"))
         if not (isinstance(self.alpha, str) and self.alpha == "auto"):
             check_float(self.alpha, "alpha", low=0.0)
@@ -409,7 +464,12 @@ class MatrixCompletion(BaseEstimator):
         # a fit that fails (diverges) leaves the model as it was
         saved = dict(vars(self))
         try:
-            self._fit_matrix(X, user_ids, item_ids, val)
+            settings = selection = None
+            if _is_auto(self.n_components):
+                settings, selection = _selection.select(self, X,
+                                                        _rng(self.random_state))
+            self._fit_matrix(X, user_ids, item_ids, val, settings)
+            self.selection_ = selection
         except BaseException:
             vars(self).clear()
             vars(self).update(saved)
@@ -430,15 +490,24 @@ class MatrixCompletion(BaseEstimator):
             f"MatrixCompletion (solver={self.solver!r}) diverged at epoch {info['epoch']}: "
             f"the factors or the training RMSE became NaN or infinite; {hint}")
 
-    def _fit_matrix(self, X, user_ids, item_ids, val):
+    def _fit_matrix(self, X, user_ids, item_ids, val, settings=None):
+        """Fit on the CSR matrix ``X``; ``settings`` = (n_components, alpha, alpha_bias,
+        n_epochs, solver, initial (P, Q, b_u, b_i) or None) overrides the parameters (the
+        choice of ``n_components="auto"``)."""
         import numba
 
-        solver = self.solver
-        k = int(self.n_components)
-        alpha = self._alpha(X)
-        alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
+        solver = self.solver if settings is None else settings[4]
+        if settings is None:
+            k = int(self.n_components)
+            alpha = self._alpha(X)
+            alpha_bias = alpha if self.alpha_bias is None else float(self.alpha_bias)
+            n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
+        else:
+            k, alpha, alpha_bias, n_epochs = settings[:4]
+            k, alpha, alpha_bias, n_epochs = int(k), float(alpha), float(alpha_bias), int(n_epochs)
+        self.n_components_ = k
         self.alpha_ = alpha
-        n_epochs = self.n_epochs or _DEFAULT_EPOCHS[solver]
+        self.alpha_bias_ = alpha_bias
         rng = _rng(self.random_state)
         n_users, n_items = X.shape
         fit_bias = bool(self.fit_bias)
@@ -455,6 +524,9 @@ class MatrixCompletion(BaseEstimator):
         Q = rng.normal(0.0, self.init_scale, (n_items, k))
         bu = np.zeros(n_users)
         bi = np.zeros(n_items)
+        if settings is not None and settings[5] is not None:
+            # warm start (n_components="auto"): the chosen candidate's factors and biases
+            P, Q, bu, bi = (a.copy() for a in settings[5])
         self.user_factors_, self.item_factors_ = P, Q
         self.user_bias_, self.item_bias_ = bu, bi
 

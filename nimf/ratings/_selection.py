@@ -1,0 +1,231 @@
+"""How ``MatrixCompletion(n_components="auto")`` chooses its rank and penalties.
+
+An inner validation split of the training ratings (a tenth of them, at random) scores a
+few candidate models, each fitted on the other nine tenths with early stopping over
+epochs:
+
+1. the biases-only model, its bias penalty searched on a log2 line from the density
+   rule of ``alpha="auto"`` (up while the held-out RMSE improves, else down);
+2. the low-rank model at ``_SMALL_RANK`` components, its factor penalty searched on a
+   log2 line from the density rule of ``alpha="auto"`` (up while it improves, else
+   down), then ``_MAX_RANK`` components at the best penalty, only if the small rank
+   already beats the biases (as in 3.) by at least 1% of their mean squared error;
+3. the best low-rank model is kept only if it beats the biases-only model on the
+   validation ratings by more than one standard error of the paired difference of
+   squared errors; otherwise the biases-only model is chosen.
+
+The caller refits the chosen settings on all training ratings, starting from the
+chosen candidate's factors and biases at its best epoch, for ``_WARM_EPOCHS`` passes
+(or fewer, if the candidate was best sooner).  Biases-only models are fitted by ALS
+whatever the solver (the same objective; its exact alternating solves converge in a
+few passes).  Every candidate uses the same seed, so they differ only in their
+settings, and the seed comes from the estimator's ``random_state``.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._kernels import ratings as _k
+from .._validation import NonFiniteResultError
+
+VALIDATION_FRACTION = 0.1
+_MAX_RANK = 30
+_SMALL_RANK = 10
+# epochs at most per candidate (early stopping usually ends sooner), and the number of
+# epochs without a better validation RMSE that stops a candidate
+_MAX_EPOCHS = {"als": 8, "somf": 4, "sgd": 30}
+_PATIENCE = 1
+# passes of the refit on all training ratings, which starts from the chosen candidate
+_WARM_EPOCHS = 2
+# bias penalties: the density rule's value times 2 ** j, j in [-_BIAS_STEPS, _BIAS_STEPS]
+_BIAS_STEPS = 4
+# the larger rank is tried when the small rank's gain in held-out mean squared error
+# over the biases is at least this share of the biases' mean squared error
+_LARGER_RANK_GAIN = 0.01
+# factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
+_ALPHA_STEPS = 2
+# candidates on fewer training ratings than this run on one thread (unless n_jobs is set)
+_SERIAL_BELOW = 1_000_000
+
+
+def inner_split(X, rng, fraction=VALIDATION_FRACTION):
+    """The training matrix without a random ``fraction`` of its ratings, and those
+    ratings as (rows, columns, values)."""
+    rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+    cols = X.indices.astype(np.int64)
+    held = rng.random(X.nnz) < fraction
+    if not held.any() or held.all():
+        return None
+    keep = ~held
+    train = sp.csr_matrix((X.data[keep], (rows[keep], cols[keep])), shape=X.shape)
+    train.sort_indices()
+    return train, (rows[held], cols[held], X.data[held].astype(np.float64))
+
+
+def solver_for(solver, n_components):
+    """The biases alone are fitted by ALS whatever the solver: same objective, and its
+    exact alternating solves need the fewest passes."""
+    return "als" if n_components == 0 else solver
+
+
+def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed):
+    """Fit one candidate on ``train`` with early stopping on ``val``; its record, and the
+    squared validation errors and (user factors, item factors, user biases, item biases)
+    of its best epoch."""
+    rows, cols, values = val
+    best = {"rmse": np.inf, "epoch": 0, "errors": None, "state": None}
+
+    def stop(model, info):
+        pred = np.empty(values.size)
+        low, high = model._clip_bounds()
+        _k.predict_pairs(rows, cols, model.global_mean_, model.user_factors_,
+                         model.item_factors_, model.user_bias_, model.item_bias_, low, high,
+                         pred)
+        errors = (pred - values) ** 2
+        rmse = float(np.sqrt(errors.mean()))
+        if rmse < best["rmse"]:
+            best.update(rmse=rmse, epoch=info["epoch"], errors=errors, state=tuple(
+                a.copy() for a in (model.user_factors_, model.item_factors_,
+                                   model.user_bias_, model.item_bias_)))
+        return info["epoch"] - best["epoch"] >= _PATIENCE
+
+    params = estimator.get_params(deep=False)
+    params.update(n_components=k, alpha=alpha, alpha_bias=alpha_bias,
+                  n_epochs=_MAX_EPOCHS[solver_for(estimator.solver, k)] if max_epochs is None
+                  else max_epochs, solver=solver_for(estimator.solver, k),
+                  random_state=seed, verbose=False, callback=stop)
+    if estimator.n_jobs is None and train.nnz < _SERIAL_BELOW:
+        # many short parallel loops on little data: starting threads costs more than
+        # they save, the more so on a busy machine
+        params["n_jobs"] = 1
+    model = type(estimator)(**params)
+    try:
+        model._fit_matrix(train, np.arange(train.shape[0]), np.arange(train.shape[1]), None)
+    except NonFiniteResultError:
+        best.update(rmse=np.inf, epoch=0, errors=None, state=None)
+    record = {"n_components": int(k), "alpha": float(alpha), "alpha_bias": float(alpha_bias),
+              "n_epochs": int(best["epoch"]), "validation_rmse": float(best["rmse"])}
+    return record, best["errors"], best["state"]
+
+
+def select(estimator, X, rng):
+    """Choose the settings of ``estimator`` on the training matrix ``X``.
+
+    Returns ``(n_components, alpha, alpha_bias, n_epochs, solver, init)`` for the refit
+    (``init``: the chosen candidate's (user factors, item factors, user biases, item
+    biases), or None) and the record of the search (``selection_``).
+    """
+    solver = estimator.solver
+    fallback_epochs = estimator.n_epochs or {"als": 10, "somf": 3, "sgd": 30}[solver]
+    rule = estimator._alpha(X) if _is_auto(estimator.alpha) else None
+    split = inner_split(X, rng)
+    alpha_given = not _is_auto(estimator.alpha)
+    if split is None:
+        # too few ratings to hold any out: the biases alone, as penalised as the rule says
+        alpha = float(estimator.alpha) if alpha_given else rule
+        alpha_bias = alpha if estimator.alpha_bias is None else float(estimator.alpha_bias)
+        return (0, alpha, alpha_bias, fallback_epochs, solver_for(solver, 0), None), {
+            "method": "too few ratings for a validation split: biases only",
+            "validation_ratings": 0, "candidates": []}
+    train, val = split
+    seed = int(rng.integers(2 ** 31 - 1))
+    max_epochs = estimator.n_epochs  # None: per solver
+    base = rule if rule is not None else float(estimator.alpha)
+    candidates = []
+
+    states = []
+
+    def run(k, alpha, alpha_bias):
+        record, errors, state = _fit_candidate(estimator, train, val, k, alpha, alpha_bias,
+                                               max_epochs, seed)
+        candidates.append(record)
+        states.append(state)
+        return record, errors
+
+    # 1. biases only: the bias penalty on a log2 line from the rule (biases are cheap)
+    if estimator.alpha_bias is not None or alpha_given:
+        fixed = estimator.alpha_bias if estimator.alpha_bias is not None else estimator.alpha
+        bias_best, bias_errors = run(0, base, float(fixed))
+    else:
+        bias_fits = {}
+
+        def bias_at(step):
+            if step not in bias_fits:
+                bias_fits[step] = run(0, base, base * 2.0 ** step)
+            return bias_fits[step]
+
+        bias_step = _line_search(lambda step: bias_at(step)[0]["validation_rmse"],
+                                 _BIAS_STEPS)
+        bias_best, bias_errors = bias_at(bias_step)
+    alpha_bias = bias_best["alpha_bias"]
+
+    # 2. the factor penalty at a small rank (cheap), then the largest rank at that penalty
+    max_rank = max(1, min(_MAX_RANK, min(X.shape) - 1))
+    small_rank = min(_SMALL_RANK, max_rank)
+    tried = {}
+
+    def at(step, k=small_rank):
+        if (k, step) not in tried:
+            tried[(k, step)] = run(k, base * 2.0 ** step, alpha_bias)
+        return tried[(k, step)]
+
+    best_step = 0
+    if not alpha_given:
+        best_step = _line_search(lambda step: at(step)[0]["validation_rmse"], _ALPHA_STEPS)
+    low_best, low_errors = at(best_step)
+    # more components only where the small rank's terms matter: they beat the biases
+    # and explain a share of their held-out squared error
+    better, gain, _ = _beats(bias_errors, low_errors)
+    if (max_rank > small_rank and better
+            and gain > _LARGER_RANK_GAIN * float(bias_errors.mean())):
+        record, errors = at(best_step, max_rank)
+        if record["validation_rmse"] < low_best["validation_rmse"]:
+            low_best, low_errors = record, errors
+
+    # 3. the low-rank terms only if they beat the biases by more than a standard error
+    better, gain, standard_error = _beats(bias_errors, low_errors)
+    chosen = low_best if better else bias_best
+    # the refit on all training ratings starts from the chosen candidate's best epoch
+    init = states[next(j for j, c in enumerate(candidates) if c is chosen)]
+    epochs = max(1, chosen["n_epochs"])
+    if init is not None:
+        epochs = min(epochs, _WARM_EPOCHS)
+    settings = (chosen["n_components"], chosen["alpha"], chosen["alpha_bias"], epochs,
+                solver_for(solver, chosen["n_components"]), init)
+    selection = {
+        "method": "inner validation split with early stopping",
+        "validation_ratings": int(val[2].size),
+        "candidates": candidates,
+        "biases_only": dict(bias_best), "low_rank": dict(low_best),
+        "mse_gain": gain, "mse_gain_standard_error": standard_error,
+        "chosen": dict(chosen, solver=settings[4]),
+    }
+    return settings, selection
+
+
+def _line_search(score, max_steps):
+    """The step in ``[-max_steps, max_steps]`` reached from 0 by moving up while
+    ``score`` (lower is better) improves, or else down while it improves."""
+    direction = 1 if score(1) < score(0) else -1
+    best = 1 if direction == 1 else 0
+    while abs(best) < max_steps:
+        nxt = best + direction
+        if not score(nxt) < score(best):
+            break
+        best = nxt
+    return best
+
+
+def _beats(base_errors, errors):
+    """Whether squared ``errors`` are lower than ``base_errors`` on the same ratings by
+    more than one standard error of the mean paired difference; that mean and error."""
+    if errors is None or base_errors is None or base_errors.size < 2:
+        return False, 0.0, float("inf")
+    diff = base_errors - errors
+    gain = float(diff.mean())
+    standard_error = float(diff.std(ddof=1) / np.sqrt(diff.size))
+    return gain > standard_error, gain, standard_error
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
