@@ -59,7 +59,7 @@ def render():
                 continue
             lines += [f"**{'Classes' if kind == 'class' else 'Functions'}**", "",
                       ".. autosummary::", "   :toctree: generated/",
-                      f"   :template: {template}", "   :nosignatures:", ""]
+                      f"   :template: autosummary/{template}", "   :nosignatures:", ""]
             lines += [f"   {name}" for name in chosen] + [""]
     return "\n".join(lines) + "\n"
 
