@@ -65,7 +65,23 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
-numpydoc_xref_param_type = False
+numpydoc_xref_param_type = True
+# types in parameter lists link to their documentation. Only Python-object roles here (an
+# object missing from the inventories is printed unlinked, silently), in place of numpydoc's
+# defaults that use :term: and :ref: (which warn when an inventory is missing)
+numpydoc_xref_aliases = {
+    "bool": "bool", "boolean": "bool",
+    "iterable": "collections.abc.Iterable", "sequence": "collections.abc.Sequence",
+    "generator": "collections.abc.Generator",
+    "array-like": "numpy.typing.ArrayLike", "array_like": "numpy.typing.ArrayLike",
+    "scalar": "numpy.generic",
+    "ndarray": "numpy.ndarray", "DataFrame": "pandas.DataFrame",
+    "SurfaceImage": "nilearn.surface.SurfaceImage", "Generator": "numpy.random.Generator",
+    "RandomState": "numpy.random.RandomState", "MaskedStudy": "nimf.neuro.MaskedStudy",
+}
+numpydoc_xref_ignore = {"of", "or", "shape", "default", "optional", "and", "the", "a", "an",
+                        "in", "to", "with", "by", "for", "from", "None", "int", "float", "bool",
+                        "str", "list", "tuple", "dict", "callable", "object", "path", "iterable"}
 
 
 
@@ -91,7 +107,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    "reference_url": {"nimf": None},
     "doc_module": ("nimf",),
     "backreferences_dir": "generated/backreferences",
 }

@@ -2,7 +2,9 @@
 
 The build runs on a copy of ``docs/`` in a temporary folder with the gallery
 pages rendered but the tutorials not executed (``tests/test_docs_examples.py``
-executes them) and without intersphinx (no network). Without Sphinx and its
+executes them). Intersphinx reads small local inventories written by the test
+(no network): a few objects each, so that names missing from an inventory are
+exercised too and must not warn. Without Sphinx and its
 extensions (the ``docs`` extra, also in ``test``) the test is skipped, except
 under CI (``CI`` set), where that is an error.
 """
@@ -11,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = {"sphinx": "sphinx", "numpydoc": "numpydoc", "sphinx_gallery": "sphinx-gallery",
           "myst_parser": "myst-parser", "furo": "furo", "sphinxarg": "sphinx-argparse"}
+
+
+# a few entries of the real inventories (name, role, page)
+INVENTORIES = {
+    "nilearn": [("nilearn.decomposition.DictLearning", "py:class",
+                 "modules/generated/nilearn.decomposition.DictLearning.html")],
+    "numpy": [("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html")],
+    "python": [], "scipy": [], "sklearn": [], "matplotlib": [],
+}
+
+
+def _write_inventories(folder):
+    folder.mkdir(parents=True)
+    for project, entries in INVENTORIES.items():
+        body = "".join(f"{name} {role} 1 {page}#$ -\n" for name, role, page in entries)
+        header = (f"# Sphinx inventory version 2\n# Project: {project}\n# Version: 1\n"
+                  "# The remainder of this file is compressed using zlib.\n")
+        (folder / f"{project}.inv").write_bytes(header.encode() + zlib.compress(body.encode()))
 
 
 def _in_ci():
@@ -36,8 +57,9 @@ def site(tmp_path_factory):
     src = tmp / "docs"
     shutil.copytree(ROOT / "docs", src, ignore=shutil.ignore_patterns(
         "_build", "generated", "auto_examples", "api.rst", "sg_execution_times.rst"))
+    _write_inventories(src / "_build" / "intersphinx")
     out = tmp / "html"
-    env = dict(os.environ, NIMF_DOCS_PLOT_GALLERY="0", NIMF_DOCS_INTERSPHINX="0",
+    env = dict(os.environ, NIMF_DOCS_PLOT_GALLERY="0", NIMF_DOCS_INTERSPHINX="1",
                NIMF_DOCS_PROJECT_ROOT=str(ROOT), MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run(
@@ -97,3 +119,12 @@ def test_cli_reference_lists_every_subcommand(site):
                 continue
             for option in action.option_strings:
                 assert option in html, (name, option)
+
+
+def test_links_to_nilearn_and_numpy(site):
+    guide = (site / "nilearn_users.html").read_text(encoding="utf-8")
+    assert "https://nilearn.github.io/stable/modules/generated/nilearn.decomposition." \
+           "DictLearning.html" in guide
+    api = (site / "generated" / "nimf.decomposition.OnlineDictionaryLearning.html").read_text(
+        encoding="utf-8")
+    assert "https://numpy.org/doc/stable/reference/generated/numpy.ndarray.html" in api
