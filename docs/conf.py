@@ -6,6 +6,8 @@ Two environment variables (or ``-D`` options) make the build fit a machine:
 
 - ``NIMF_DOCS_PLOT_GALLERY=0`` (or ``-D plot_gallery=0``) renders the gallery
   pages without executing the tutorials (the test suite executes them anyway);
+- ``NIMF_DOCS_GALLERY_PATTERN=REGEX`` executes only the tutorials whose path
+  matches (the others are rendered without running them);
 - ``NIMF_DOCS_INTERSPHINX=0`` skips the links to nilearn, scikit-learn, numpy
   and scipy.  Otherwise each inventory is downloaded once into
   ``docs/_build/intersphinx/`` and a project whose inventory can be neither
@@ -102,7 +104,7 @@ _plot_gallery = os.environ.get("NIMF_DOCS_PLOT_GALLERY", "1").lower() not in ("0
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "tutorials"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    "filename_pattern": os.environ.get("NIMF_DOCS_GALLERY_PATTERN", r"/plot_"),
     "plot_gallery": _plot_gallery,
     "download_all_examples": False,
     "remove_config_comments": True,
