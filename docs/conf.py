@@ -54,6 +54,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "sphinxext",
                     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.md5", "auto_examples/*.json"]
 templates_path = ["_templates"]
+# "--out" in the command-line reference stays two hyphens
+smartquotes = False
 
 # -- Markdown pages -------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
