@@ -74,7 +74,10 @@ numpydoc_xref_param_type = True
 # object missing from the inventories is printed unlinked, silently), in place of numpydoc's
 # defaults that use :term: and :ref: (which warn when an inventory is missing)
 numpydoc_xref_aliases = {
-    "bool": "bool", "boolean": "bool",
+    **{name: name for name in ("None", "True", "False", "int", "float", "str", "list", "tuple",
+                               "dict", "callable")},
+    "string": "str", "bool": "bool", "boolean": "bool",
+    "contextmanager": "contextlib.contextmanager", "namedtuple": "collections.namedtuple",
     "iterable": "collections.abc.Iterable", "sequence": "collections.abc.Sequence",
     "generator": "collections.abc.Generator",
     "array-like": "numpy.typing.ArrayLike", "array_like": "numpy.typing.ArrayLike",
@@ -84,8 +87,7 @@ numpydoc_xref_aliases = {
     "RandomState": "numpy.random.RandomState", "MaskedStudy": "nimf.neuro.MaskedStudy",
 }
 numpydoc_xref_ignore = {"of", "or", "shape", "default", "optional", "and", "the", "a", "an",
-                        "in", "to", "with", "by", "for", "from", "None", "int", "float", "bool",
-                        "str", "list", "tuple", "dict", "callable", "object", "path", "iterable"}
+                        "in", "to", "with", "by", "for", "from", "object", "path"}
 
 
 
