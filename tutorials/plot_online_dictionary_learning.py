@@ -38,7 +38,7 @@ OnlineDictionaryLearning(2, reduction=2, n_epochs=1).fit(data.X[:20, :50])
 
 # %%
 # A helper measuring how well the planted components are recovered: match
-# learned and true components one to one (Hungarian algorithm on |cosine|).
+# learned and true components one to one (Hungarian algorithm on absolute cosines).
 def recovery(found, truth):
     from scipy.optimize import linear_sum_assignment
 

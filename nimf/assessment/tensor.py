@@ -121,7 +121,7 @@ class TensorMatchResult:
         positive cosine; the last mode takes the product, so the model is
         unchanged).
     similarities : ndarray of shape (n_matched,)
-        Product over modes of |cosine| of each matched pair.
+        Product over modes of absolute cosine of each matched pair.
     score : float
         Mean matched similarity, in [0, 1].
     """

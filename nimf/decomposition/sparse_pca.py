@@ -226,7 +226,7 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     max_iter : int, default=3
         Maximum number of passes (epochs) over the samples.  On planted sparse
         components (1000 x 5000, 10 components) three epochs recovered them as
-        well as five (mean best |cosine| 0.995 against 0.996) in 70% of the time.
+        well as five (mean best absolute cosine 0.995 against 0.996) in 70% of the time.
 
     tol : float, default=1e-3
         Stop when the relative change of the components over an epoch falls
@@ -286,10 +286,10 @@ class SparsePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         Per-feature empirical mean, estimated from the training set.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`, when ``X`` has string
+        Names of features seen during ``fit``, when ``X`` has string
         feature names.
 
     See Also

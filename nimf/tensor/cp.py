@@ -283,9 +283,9 @@ def _reconstruct(weights, factors, out):
 
 @_single_threaded_blas
 def cp_to_tensor(weights, factors):
-    """The full tensor of a CP model: ``sum_r w_r F_0[:, r] o ... o F_{N-1}[:, r]``.
+    """The full tensor of a CP model.
 
-    Built by blocks of the first mode, so memory beyond the output stays small.
+    That is ``sum_r w_r F_0[:, r] o F_1[:, r] o ... o F_{N-1}[:, r]`` (outer products). Built by blocks of the first mode, so memory beyond the output stays small.
 
     Parameters
     ----------
@@ -711,7 +711,7 @@ class CPDecomposition(BaseEstimator):
     reconstruction_error_ : float
         Relative error ``||mask * (X - X_hat)||_F / ||mask * X||_F`` at the
         end of fit (on the observed entries).
-    errors_ : ndarray of shape (n_iter_,)
+    errors_ : ndarray of shape (``n_iter_``,)
         Relative error after each sweep.
     shape_ : tuple of int
         Shape of the array fitted.

@@ -1,0 +1,130 @@
+"""End to end: the documentation site opened in headless Chromium.
+
+The site is built (warnings as errors) with one tutorial executed, so that its gallery page has
+real figures, then its front page and that gallery page are opened from disk in Debian's
+Chromium: each must render text, show the navigation, and load every image.
+
+Needs ``/usr/bin/chromium``, ``playwright`` and the documentation packages (all in the ``test``
+extra; ``.ci/run`` installs chromium). Without them the test is skipped, except under CI (``CI``
+set), where it fails.
+"""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+# the quickest tutorial with figures
+TUTORIAL = "plot_tensor_decomposition"
+
+
+def _in_ci():
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _require_tools():
+    missing = []
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"{CHROMIUM} (Debian package 'chromium'; .ci/run installs it)")
+    for module in ("playwright", "sphinx", "sphinx_gallery", "furo", "myst_parser", "sphinxarg",
+                   "numpydoc"):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"Python package '{module}' (pip install \".[test]\")")
+    if missing:
+        reason = "documentation browser test needs " + "; ".join(missing)
+        if _in_ci():
+            pytest.fail(reason + " -- CI is set, so this is an error, not a skip", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    _require_tools()
+    tmp = tmp_path_factory.mktemp("docs_browser")
+    src = tmp / "docs"
+    shutil.copytree(ROOT / "docs", src, ignore=shutil.ignore_patterns(
+        "_build", "generated", "auto_examples", "api.rst", "sg_execution_times.rst"))
+    env = dict(os.environ, NIMF_DOCS_GALLERY_PATTERN=f"/{TUTORIAL}", NIMF_DOCS_INTERSPHINX="0",
+               NIMF_DOCS_PROJECT_ROOT=str(ROOT), MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
+         "-d", str(tmp / "doctrees"), str(src), str(tmp / "html")],
+        env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"sphinx failed:\n{proc.stderr[-5000:]}"
+    return tmp / "html"
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    blocked = []
+
+    def local_only(route):
+        # the site is opened from disk; nothing may come from the network (MathJax's CDN is
+        # not used by these pages)
+        if route.request.url.startswith(("file:", "data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000}, timeout=60_000)
+        try:
+            context.route("**/*", local_only)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.blocked_requests = blocked
+            yield page
+        finally:
+            context.close()
+
+
+def _check_rendered(page, path):
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path.as_uri(), wait_until="load", timeout=60_000)
+    text = page.inner_text("article")
+    assert len(text.strip()) > 200, f"{path.name}: almost no text rendered"
+    nav_links = page.locator(".sidebar-tree a").count()
+    assert nav_links >= 8, f"{path.name}: navigation has {nav_links} links"
+    assert page.locator(".sidebar-tree a", has_text="API reference").count() >= 1
+    images = page.eval_on_selector_all(
+        "article img", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+    broken = [src for src, ok in images if not ok]
+    assert not broken, f"{path.name}: images not loaded: {broken}"
+    assert not errors, f"{path.name}: JavaScript errors: {errors}"
+    return images
+
+
+def test_front_page_renders(site, page):
+    _check_rendered(page, site / "index.html")
+    assert page.title().startswith("nimf")
+    assert page.locator(".sidebar-tree a", has_text="Gallery").count() >= 1
+
+
+def test_gallery_page_renders_with_figures(site, page):
+    images = _check_rendered(page, site / "auto_examples" / f"{TUTORIAL}.html")
+    figures = [src for src, _ in images if f"sphx_glr_{TUTORIAL}_0" in src]
+    assert figures, "the executed tutorial shows no figure"
+    sizes = page.eval_on_selector_all(
+        "article img.sphx-glr-single-img, article img.sphx-glr-multi-img",
+        "els => els.map(e => e.getBoundingClientRect().width)")
+    assert sizes and min(sizes) > 200, f"figures drawn too small: {sizes}"
+    # the gallery index shows a thumbnail for every tutorial
+    _check_rendered(page, site / "auto_examples" / "index.html")
+    n_tutorials = len(list((ROOT / "tutorials").glob("plot_*.py")))
+    assert page.locator(".sphx-glr-thumbcontainer").count() == n_tutorials
