@@ -177,6 +177,16 @@ class _StagedOutput:
         return False
 
 
+def _rank(text):
+    """``--n-components`` of ``recommend``: 'auto' or an int."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an int, got {text!r}") from None
+
+
 def _check_args(args, constraints):
     """Check command-line values before any work, naming their flags."""
     for key, constraint in constraints.items():
@@ -185,9 +195,11 @@ def _check_args(args, constraints):
 
 
 def _completion_constraints():
-    from nimf._validation import Int, Real
+    from nimf._validation import AnyOf, Int, Options, Real
 
-    return {"n_components": Int(0, none=True), "n_epochs": Int(1, none=True), "n": Int(1),
+    return {"n_components": AnyOf(Options("auto"), Int(0),
+                                  description="'auto' or an int >= 0"),
+            "n_epochs": Int(1, none=True), "n": Int(1),
             "test_size": Real(0.0, 1.0, closed="left")}
 
 
@@ -338,6 +350,10 @@ def _complete(ratings, args, out, description):
     t0 = time.perf_counter()
     model = MatrixCompletion(**params).fit(ratings)
     summary["fit time on all ratings (s)"] = round(time.perf_counter() - t0, 3)
+    summary["n_components fitted"] = int(model.n_components_)
+    if model.selection_ is not None:
+        print(f"  the default chose {model.n_components_} components "
+              f"(0: the biases alone), alpha {model.alpha_:.3g}")
     table = model.recommend(model.user_ids_, n=args.n)
     with staging as folder:
         save_model(model, os.path.join(folder, "model.npz"))
@@ -353,7 +369,8 @@ def _complete(ratings, args, out, description):
 def _ratings_demo(args):
     from nimf.datasets import make_ratings
 
-    args.n_components = args.n_components or 50
+    if args.n_components is None:
+        args.n_components = "auto"
     data = make_ratings(943, 1682, 100_000, n_factors=20, noise=0.8, random_state=args.seed)
     return _complete(data.ratings, args, args.out,
                      "generated MovieLens-100k-like ratings (planted rank 20)")
@@ -672,7 +689,8 @@ def build_parser():
     demo.add_argument("--n-networks", type=int, default=16)
     demo.add_argument("--resolution", type=float, default=4.0)
     demo.add_argument("--n-components", type=int, default=None,
-                      help="default: the number of planted networks")
+                      help="default: the number of planted networks (--ratings: chosen by "
+                           "MatrixCompletion's default, n_components='auto')")
     demo.add_argument("--n-jobs", type=int, default=1)
     demo.add_argument("--matrix", action="store_true",
                       help="run the array learner on a matrix with planted sparse components")
@@ -769,7 +787,10 @@ def build_parser():
     rec.add_argument("--item-col", default="item", help="(csv) item id column")
     rec.add_argument("--rating-col", default="rating", help="(csv) rating column")
     rec.add_argument("--sep", default=",", help="(csv) field separator")
-    rec.add_argument("--n-components", type=int, default=50)
+    rec.add_argument("--n-components", type=_rank, default="auto",
+                     help="rank of the model, or 'auto': chosen with the penalties on an inner "
+                          "validation split, down to the biases alone (MatrixCompletion's "
+                          "default)")
     rec.add_argument("--seed", type=int, default=0)
     rec.add_argument("--verbose", type=int, default=0)
     _completion_options(rec, in_demo=False)

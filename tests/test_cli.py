@@ -319,7 +319,7 @@ def test_a_folder_that_is_not_a_nimf_result_is_refused_unless_overwrite(tmp_path
 @pytest.mark.parametrize("argv,message", [
     (["--test-size", "2"], r"--test-size must be in \[0, 1\), got 2"),
     (["--n", "0"], "--n must be a positive int, got 0"),
-    (["--n-components", "-1"], "--n-components must be an int >= 0, got -1"),
+    (["--n-components", "-1"], "--n-components must be 'auto' or an int >= 0, got -1"),
     (["--n-epochs", "0"], "--n-epochs must be a positive int, got 0"),
 ])
 def test_command_line_values_are_named_by_their_flag(tmp_path, capsys, argv, message):
