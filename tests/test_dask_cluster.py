@@ -342,3 +342,26 @@ def test_local_examples_of_the_cluster_guide_run(client, tmp_path, monkeypatch):
             exec(compile(block, "docs/cluster.md", "exec"), namespace)
     assert namespace["result"].instability.shape == (3,)
     assert len(namespace["study"].subjects) == 4
+
+
+def test_tensor_ensembles_on_dask_backend_equal_serial(client):
+    from nimf.datasets import make_neural_tensor
+    from nimf.tensor import CPDecomposition
+
+    data = make_neural_tensor(n_neurons=30, n_time=20, n_trials=25, n_components=3,
+                              random_state=0)
+    X = data.data
+    cp = CPDecomposition(nonnegative=True, max_iter=40)
+    serial = (stability(cp, X, [2, 3], n_seeds=3, random_state=0),
+              speckled_cv(cp, X, [2, 3], n_repeats=2, random_state=0),
+              error_curve(cp, X, [2, 3], n_seeds=2, random_state=0))
+    with joblib.parallel_config(backend="dask"):
+        on_cluster = (stability(cp, X, [2, 3], n_seeds=3, random_state=0, n_jobs=-1),
+                      speckled_cv(cp, X, [2, 3], n_repeats=2, random_state=0, n_jobs=-1),
+                      error_curve(cp, X, [2, 3], n_seeds=2, random_state=0, n_jobs=-1))
+    for a, b in zip(serial, on_cluster):
+        for name, value in vars(a).items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(value, getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(serial[0].similarity, on_cluster[0].similarity)
+    np.testing.assert_array_equal(serial[1].test_error, on_cluster[1].test_error)
