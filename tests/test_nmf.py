@@ -118,11 +118,44 @@ def test_one_mu_step_matches_reference(rng, beta):
 
 def test_nndsvd_matches_sklearn(rng):
     X, _, _ = planted(rng, n=40, p=30, k=5, noise=0.05)
-    for variant in ("nndsvd", "nndsvda"):
+    W, H = nndsvd(X, 5, variant="nndsvd", random_state=0)
+    W_sk, H_sk = _initialize_nmf(X, 5, init="nndsvd", random_state=0)
+    np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(H, H_sk, rtol=1e-8, atol=1e-10)
+    # nndsvda: the same non-zero entries, zeros filled with sqrt(mean / k)
+    # (scikit-learn fills them with the mean of X)
+    Wa, Ha = nndsvd(X, 5, variant="nndsvda", random_state=0)
+    fill = np.sqrt(X.mean() / 5)
+    np.testing.assert_allclose(Wa, np.where(W == 0, fill, W), rtol=1e-12)
+    np.testing.assert_allclose(Ha, np.where(H == 0, fill, H), rtol=1e-12)
+    assert (W == 0).any() and (H == 0).any()
+
+
+@pytest.mark.parametrize("variant", ["nndsvd", "nndsvda", "nndsvdar"])
+def test_nndsvd_start_scales_with_the_data(rng, variant):
+    # the factors of c X are sqrt(c) times those of X, fill values included
+    X, _, _ = planted(rng, n=40, p=30, k=5, noise=0.05)
+    for c in (1e-6, 1e4):
         W, H = nndsvd(X, 5, variant=variant, random_state=0)
-        W_sk, H_sk = _initialize_nmf(X, 5, init=variant, random_state=0)
-        np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(H, H_sk, rtol=1e-8, atol=1e-10)
+        Wc, Hc = nndsvd(c * X, 5, variant=variant, random_state=0)
+        np.testing.assert_allclose(Wc, np.sqrt(c) * W, rtol=1e-7, atol=1e-12 * np.sqrt(c))
+        np.testing.assert_allclose(Hc, np.sqrt(c) * H, rtol=1e-7, atol=1e-12 * np.sqrt(c))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_default_fit_is_invariant_to_the_scale_of_X(rng, dtype):
+    # fitting c X gives c times the product W H of the fit of X, and as many
+    # iterations: the start and the stopping rule do not depend on units
+    X, _, _ = planted(rng, n=60, p=40, k=4, noise=0.05)
+    X = X.astype(dtype)
+    base = NMF(4, random_state=0)
+    WH = base.fit_transform(X) @ base.components_
+    for c in (1e-3, 1e3):
+        scaled = NMF(4, random_state=0)
+        WHc = scaled.fit_transform(c * X) @ scaled.components_
+        assert abs(scaled.n_iter_ - base.n_iter_) <= 1
+        rtol = 1e-6 if dtype == np.float64 else 1e-2
+        np.testing.assert_allclose(WHc / c, WH, rtol=rtol, atol=rtol * np.abs(WH).max())
 
 
 # ----------------------------------------------------------- objectives
@@ -464,7 +497,7 @@ def test_values_beyond_float32_stay_in_float64(rng):
     # the float32 warm start must not overflow data that float32 cannot hold
     X, _, _ = planted(rng, n=40, p=20, k=3)
     scale = 2.0 ** 200
-    # (init='random' scales with the data; nndsvda's fill value does not)
+    # (both starts scale with the data)
     small = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X)
     large = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X * scale)
     assert np.all(np.isfinite(large.components_))
@@ -479,5 +512,13 @@ def test_overflow_is_an_error_saying_what_to_do(rng):
     X, _, _ = planted(rng, n=12, p=8, k=2)
     with pytest.raises(ValueError, match="too large for float64.*scale your data"):
         NMF(2).fit(X * 1e306)
+    # the default start scales with the data: large values that float64 holds fit
+    large = NMF(2, random_state=0).fit(X / X.max() * 1e150)
+    small = NMF(2, random_state=0).fit(X / X.max())
+    # (the small data start in float32, the large ones cannot)
+    assert large.reconstruction_err_ / 1e150 == pytest.approx(small.reconstruction_err_,
+                                                               rel=1e-3)
+    # a start far off the data's scale overflows
+    W0, H0 = np.full((12, 2), 1e100), np.full((2, 8), 1e100)
     with pytest.raises(NonFiniteResultError, match="NMF diverged or overflowed.*scale your data"):
-        NMF(2, random_state=0).fit(X / X.max() * 1e150)
+        NMF(2, init="custom").fit(X / X.max() * 1e150, W=W0, H=H0)

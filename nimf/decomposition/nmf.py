@@ -72,6 +72,10 @@ _SWEEP_BUDGET = 0.02
 _MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
+# power iterations of the randomized SVD of the NNDSVD starts: each costs two
+# passes over X, as much as a HALS iteration, and a rough subspace is enough
+# for a start (scikit-learn's 'auto' runs 4 or 7)
+_SVD_POWER_ITER = 2
 # inputs read by blocks: blocks of about this many bytes (whole row chunks)
 _BLOCK_BYTES = 2 ** 26
 # ``fit`` reads an input given by blocks into memory only when it takes at most
@@ -143,7 +147,7 @@ def _penalty_value(W, H, l1_W, l1_H, l2_W, l2_H):
     return value
 
 
-def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None):
+def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None, n_iter="auto"):
     """Non-negative double SVD initialisation (Boutsidis & Gallopoulos 2008).
 
     From the leading ``n_components`` singular triplets ``(u_j, s_j, v_j)`` of
@@ -151,13 +155,21 @@ def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None):
     positive parts ``(u+, v+)`` or negative parts ``(u-, v-)`` are kept,
     whichever has the larger product of norms ``m``, rescaled by
     ``sqrt(s_j m)``.  Entries below ``eps`` are zero ('nndsvd'), filled with
-    the mean of ``X`` ('nndsvda') or small random values ('nndsvdar').
+    ``sqrt(mean(X) / n_components)`` ('nndsvda'), or small random values of
+    that size ('nndsvdar').  That fill value is the size of the entries of
+    factors whose product has the mean of ``X``: it scales as the factors do
+    (fitting ``c X`` starts from ``sqrt(c)`` times the factors of ``X``), where
+    scikit-learn's fill, ``mean(X)``, does not.  ``n_iter`` is the number of
+    power iterations of the randomized SVD ('auto': scikit-learn's choice).
 
     Returns ``W`` of shape (n_samples, n_components) and ``H`` of shape
     (n_components, n_features), in the dtype of ``X``.
     """
     rng = check_random_state(random_state)
-    U, S, Vt = randomized_svd(X, n_components, random_state=rng)
+    # normalised power iterations (scikit-learn skips the normalisation for
+    # n_iter <= 2, where large data overflow)
+    U, S, Vt = randomized_svd(X, n_components, n_iter=n_iter, power_iteration_normalizer="LU",
+                              random_state=rng)
     W = np.zeros((X.shape[0], n_components), dtype=X.dtype)
     H = np.zeros((n_components, X.shape[1]), dtype=X.dtype)
     for j in range(n_components):
@@ -182,12 +194,11 @@ def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None):
         H[j] = scale * b / nb
     W[W < eps] = 0
     H[H < eps] = 0
+    avg = math.sqrt(abs(float(X.mean(dtype=np.float64))) / n_components)
     if variant == "nndsvda":
-        avg = abs(float(X.mean()))
         W[W == 0] = avg
         H[H == 0] = avg
     elif variant == "nndsvdar":
-        avg = abs(float(X.mean()))
         zw, zh = W == 0, H == 0
         W[zw] = np.abs(avg * rng.standard_normal(int(zw.sum())) / 100)
         H[zh] = np.abs(avg * rng.standard_normal(int(zh.sum())) / 100)
@@ -201,7 +212,7 @@ def _initialize(X, n_components, init, rng):
         H = np.abs(avg * rng.standard_normal((n_components, p))).astype(X.dtype)
         W = np.abs(avg * rng.standard_normal((n, n_components))).astype(X.dtype)
         return W, H
-    return nndsvd(X, n_components, variant=init, random_state=rng)
+    return nndsvd(X, n_components, variant=init, random_state=rng, n_iter=_SVD_POWER_ITER)
 
 
 # ---------------------------------------------------------------- solvers
