@@ -519,6 +519,6 @@ def test_overflow_is_an_error_saying_what_to_do(rng):
     assert large.reconstruction_err_ / 1e150 == pytest.approx(small.reconstruction_err_,
                                                                rel=1e-3)
     # a start far off the data's scale overflows
-    W0, H0 = np.full((12, 2), 1e100), np.full((2, 8), 1e100)
+    W0, H0 = np.full((12, 2), 1e150), np.full((2, 8), 1e150)
     with pytest.raises(NonFiniteResultError, match="NMF diverged or overflowed.*scale your data"):
         NMF(2, init="custom").fit(X / X.max() * 1e150, W=W0, H=H0)
