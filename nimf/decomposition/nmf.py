@@ -107,11 +107,11 @@ def beta_divergence(X, W, H, beta, square_root=False):
     ``reconstruction_err_`` (the Frobenius norm of the residual for ``beta=2``).
     """
     beta = _beta_to_float(beta)
-    X = np.asarray(X, dtype=np.float64)
-    WH = np.asarray(W, dtype=np.float64) @ np.asarray(H, dtype=np.float64)
     if beta == 2.0:
-        res = 0.5 * float(np.sum((X - WH) ** 2))
+        res = 0.5 * _squared_residual(X, W, H)
     else:
+        X = np.asarray(X, dtype=np.float64)
+        WH = np.asarray(W, dtype=np.float64) @ np.asarray(H, dtype=np.float64)
         WH = np.maximum(WH, EPSILON)
         if beta == 1.0:
             pos = X > EPSILON
@@ -126,6 +126,28 @@ def beta_divergence(X, W, H, beta, square_root=False):
                                - beta * Xc * WH ** (beta - 1))) / (beta * (beta - 1))
     res = max(res, 0.0)
     return float(np.sqrt(2 * res)) if square_root else res
+
+
+def _squared_residual(X, W, H):
+    """``||X - W H||_F^2`` by blocks of rows, in the dtype of ``X``, summed in float64.
+
+    (Casting a float32 ``X`` to float64 and forming the whole product took as
+    long as several iterations of the solver.)
+    """
+    X = np.asarray(X)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    X = X.astype(dtype, copy=False)
+    W = np.asarray(W, dtype=dtype)
+    H = np.asarray(H, dtype=dtype)
+    rows = max(1, 2 ** 20 // max(1, X.shape[1]))
+    total = 0.0
+    for lo in range(0, X.shape[0], rows):
+        block = W[lo:lo + rows] @ H
+        np.subtract(X[lo:lo + rows], block, out=block)
+        flat = block.ravel()
+        total += float(np.dot(flat, flat)) if dtype == np.float64 \
+            else float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))
+    return total
 
 
 def _penalties(alpha_W, alpha_H, l1_ratio, n_samples, n_features):
