@@ -72,6 +72,10 @@ _SWEEP_BUDGET = 0.02
 _MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
+# extrapolation of the HALS iterates (Ang & Gillis 2019): first step, growth of
+# the step after a decrease of the objective, growth of its ceiling, division
+# after an increase; (0, ...) disables it
+_EXTRAPOLATION = (0.5, 1.05, 1.01, 1.5)
 # power iterations of the randomized SVD of the NNDSVD starts: each costs two
 # passes over X, as much as a HALS iteration, and a rough subspace is enough
 # for a start (scikit-learn's 'auto' runs 4 or 7)
@@ -380,6 +384,17 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
     losses = []
     n_iter = start
     stopped = False
+    # extrapolation (Ang & Gillis 2019): each factor, once updated, is pushed
+    # further along its last move by ``step``; the step grows while the
+    # objective goes down; when it goes up, the iteration is undone, the step
+    # shrinks and the next one starts again without momentum.  The pair
+    # returned (and given to the callback) is the last accepted one, whose
+    # objective is the last of ``losses`` (non-increasing)
+    step = _EXTRAPOLATION[0]
+    step_cap = 1.0
+    if step:
+        Wt_prev, H_prev = Wt.copy(), H.copy()
+        Wt_best, H_best = Wt.copy(), H.copy()
     for n_iter in range(start + 1, max_iter + 1):
         if shuffle:
             order = rng.permutation(k).astype(np.int64)
@@ -387,6 +402,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
         R = HHt @ Wt
         R -= H @ X.T
         violation = _nmf.hals_columns(Wt, HHt, R, l1_W, l2_W, order, sweeps_W, delta_n)
+        if step:
+            _extrapolate(Wt, Wt_prev, step)
         if shuffle:
             order = rng.permutation(k).astype(np.int64)
         WtW = Wt @ Wt.T
@@ -396,20 +413,56 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
         violation += _nmf.hals_columns(H, WtW, R, l1_H, l2_H, order, sweeps_H, delta_p)
         loss = _nmf.frobenius_from_stats(sq_norm, WtX, H, WtW, H @ H.T)
         loss += _penalty_value(Wt.T, H.T, l1_W, l1_H, l2_W, l2_H)
+        if step:
+            _, grow, grow_cap, shrink = _EXTRAPOLATION
+            if not losses or loss <= losses[-1]:
+                Wt_best[:] = Wt
+                H_best[:] = H
+                step_cap = min(1.0, grow_cap * step_cap)
+                step = min(step_cap, grow * step)
+                _extrapolate(H, H_prev, step)
+            else:
+                # undo: back to the last accepted pair, without momentum
+                Wt[:] = Wt_best
+                H[:] = H_best
+                Wt_prev[:] = Wt_best
+                H_prev[:] = H_best
+                step_cap = step
+                step /= shrink
+                losses.append(losses[-1])
+                if callback is not None and callback(n_iter, Wt_best.T, H_best):
+                    stopped = True
+                    break
+                continue
         losses.append(loss)
         if violation_init is None:
             violation_init = violation
         if verbose:
             print(f"NMF iteration {n_iter}: objective {loss:.6g}, "
                   f"violation {violation / max(violation_init, 1e-300):.3g}")
-        if callback is not None and callback(n_iter, Wt.T, H):
+        if step:
+            W_out, H_out = Wt_best.T, H_best
+        else:
+            W_out, H_out = Wt.T, H
+        if callback is not None and callback(n_iter, W_out, H_out):
             stopped = True
             break
         if violation_init == 0 or violation <= tol * violation_init:
             break
         if stall and len(losses) > 1 and losses[-2] - losses[-1] <= stall * abs(losses[-1]):
             break
+    if step:
+        Wt, H = Wt_best, H_best
     return np.ascontiguousarray(Wt.T), H, n_iter, losses, violation_init, stopped
+
+
+def _extrapolate(F, F_prev, step):
+    """``F <- max(0, F + step (F - F_prev))`` and ``F_prev <- F`` (before the push), in place."""
+    move = F - F_prev
+    F_prev[:] = F
+    move *= step
+    F += move
+    np.maximum(F, 0, out=F)
 
 
 def _mu_step_W(X, W, H, beta, l1, l2, semi_gamma):
