@@ -144,9 +144,13 @@ def test_nndsvd_start_scales_with_the_data(rng, variant):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_default_fit_is_invariant_to_the_scale_of_X(rng, dtype):
+def test_default_fit_is_invariant_to_the_scale_of_X(rng, dtype, monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+
     # fitting c X gives c times the product W H of the fit of X, and as many
-    # iterations: the start and the stopping rule do not depend on units
+    # iterations: the start and the stopping rule do not depend on units (in
+    # float64 arithmetic: the float32 start of float64 data rounds differently)
+    monkeypatch.setattr(nmf_module, "_MIXED_PRECISION_SWITCH", 0)
     X, _, _ = planted(rng, n=60, p=40, k=4, noise=0.05)
     X = X.astype(dtype)
     base = NMF(4, random_state=0)
@@ -183,18 +187,21 @@ def test_cd_objective_never_increases(rng, alpha, l1_ratio, monkeypatch):
     assert W.min() >= 0 and est.components_.min() >= 0
 
 
-def test_extrapolation_goes_further_in_as_many_iterations(monkeypatch):
+def test_extrapolation_needs_fewer_iterations(monkeypatch):
     import nimf.decomposition.nmf as nmf_module
 
     rng = np.random.RandomState(0)
     X = rng.rand(120, 6) @ rng.rand(6, 90) + 0.01 * rng.rand(120, 90)
-    kw = dict(n_components=6, tol=0, max_iter=150, random_state=0)
-    fast = NMF(**kw).fit(X)
+    kw = dict(n_components=6, tol=0, max_iter=400, random_state=0)
+    fast = np.array(NMF(**kw).fit(X).loss_curve_)
     monkeypatch.setattr(nmf_module, "_EXTRAPOLATION", (0.0, 1.0, 1.0, 1.0))
-    plain = NMF(**kw).fit(X)
-    assert fast.loss_curve_[-1] < 0.9 * plain.loss_curve_[-1]
+    plain = np.array(NMF(**kw).fit(X).loss_curve_)
+    # iterations to an objective that both reach (a slowly converging problem)
+    level = 1.2 * plain[-1]
+    assert np.argmax(fast <= level) < 0.75 * np.argmax(plain <= level)
+    assert fast[-1] < plain[-1]
     # the objective of the pairs kept never goes up
-    assert np.all(np.diff(fast.loss_curve_) <= 1e-6 * fast.loss_curve_[0])
+    assert np.all(np.diff(fast) <= 1e-6 * fast[0])
 
 
 @pytest.mark.parametrize("solver,beta", [("cd", 2), ("mu", 2), ("mu", 1), ("mu", 0.5)])

@@ -61,10 +61,10 @@ _BETA_NAMES = {"frobenius": 2.0, "kullback-leibler": 1.0, "itakura-saito": 0.0}
 # of its first move (Gillis & Glineur 2012 use 0.1; 0.3 is faster here)
 _INNER_TOL = 0.3
 # a sweep of the compiled kernel costs k^2 per row against n_other * k for the
-# BLAS product, which runs about ten times more flops per second: spend at
-# most ~2% of the product's flop count on extra sweeps (with the column
-# sweeps, 2% reached scikit-learn's error in 15 iterations, 5% in 17)
-_SWEEP_BUDGET = 0.02
+# BLAS product: spend at most ~10% of the product's flop count on extra sweeps
+# (with extrapolation, 10% reached scikit-learn's error 1.1-1.5x sooner than 2%
+# over bench_nmf_regimes.py's regimes; 30% was no better than 10%)
+_SWEEP_BUDGET = 0.1
 # float64 data: iterate on a float32 copy of X until the optimality violation has
 # dropped by this factor (1e-3: 3.4-3.7x faster than scikit-learn on the benchmark,
 # 1e-2: 2.9-3.3x), then go on in float64 (0 disables); only when the copy takes at
@@ -86,8 +86,9 @@ _FLOAT32_STALL = 1e-5
 _EXTRAPOLATION = (0.5, 1.05, 1.01, 1.5)
 # power iterations of the randomized SVD of the NNDSVD starts: each costs two
 # passes over X, as much as a HALS iteration, and a rough subspace is enough
-# for a start (scikit-learn's 'auto' runs 4 or 7)
-_SVD_POWER_ITER = 2
+# for a start (scikit-learn's 'auto' runs 4 or 7; 1 reached scikit-learn's error
+# sooner than 2 or 'auto' on bench_nmf_regimes.py's regimes)
+_SVD_POWER_ITER = 1
 # inputs read by blocks: blocks of about this many bytes (whole row chunks)
 _BLOCK_BYTES = 2 ** 26
 # ``fit`` reads an input given by blocks into memory only when it takes at most
