@@ -357,7 +357,8 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
         W32, H32, n_first, losses, violation_init, stopped = _hals_columns_loop(
             X32, W.astype(np.float32), H.astype(np.float32), max(_MIXED_PRECISION_SWITCH, tol),
             max_iter - 2, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm,
-            sweeps_W, sweeps_H, None, 0, stall=max(_FLOAT32_STALL, _STALL_FRACTION * tol))
+            sweeps_W, sweeps_H, None, 0, stall=max(_FLOAT32_STALL, _STALL_FRACTION * tol),
+            handover_when_settled=True)
         del X32
         if stopped:
             return (np.ascontiguousarray(W32, dtype=np.float64),
@@ -375,7 +376,7 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
 
 def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
                        verbose, callback, sq_norm, sweeps_W, sweeps_H, violation_init,
-                       start, stall=0.0, losses=None):
+                       start, stall=0.0, losses=None, handover_when_settled=False):
     """HALS iterations with both factors stored transposed, swept column by column.
 
     Same updates as the row sweeps (a fixed number of sweeps per half
@@ -385,8 +386,10 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
 
     Stops when the optimality violation has dropped by ``tol``, or when the
     objective has gone down by at most ``stall`` (relative) over the last
-    ``_STALL_WINDOW`` iterations.  ``losses``: the objectives of earlier
-    iterations (of a float32 start), appended to.
+    ``_STALL_WINDOW`` iterations, or (``handover_when_settled``: a float32
+    start) when the objective changes by less than its round-off.
+    ``losses``: the objectives of earlier iterations (of a float32 start),
+    appended to.
     """
     n, p = X.shape
     k = H.shape[0]
@@ -397,6 +400,9 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
     delta_p = np.empty(p, dtype=X.dtype)
     losses = [] if losses is None else losses
     accepted = None  # objective of the last pair kept (by this loop)
+    # round-off of the objective computed from the products in X's dtype
+    noise = float(np.finfo(X.dtype).eps) * sq_norm
+    handover = False
     n_iter = start
     stopped = False
     # extrapolation (Ang & Gillis 2019): each factor, once updated, is pushed
@@ -431,14 +437,17 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
         if step:
             _, grow, grow_cap, shrink = _EXTRAPOLATION
             if accepted is None or loss <= accepted:
+                settled = accepted is not None and accepted - loss <= noise
                 accepted = loss
                 Wt_best[:] = Wt
                 H_best[:] = H
-                step_cap = min(1.0, grow_cap * step_cap)
-                step = min(step_cap, grow * step)
-                _extrapolate(H, H_prev, step)
+                if not settled:
+                    step_cap = min(1.0, grow_cap * step_cap)
+                    step = min(step_cap, grow * step)
+                    _extrapolate(H, H_prev, step)
             else:
                 # undo: back to the last accepted pair, without momentum
+                settled = loss <= accepted + noise
                 Wt[:] = Wt_best
                 H[:] = H_best
                 Wt_prev[:] = Wt_best
@@ -447,6 +456,12 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
                 step /= shrink
                 loss = accepted
                 violation = math.inf  # (measured at a point given up)
+            if settled:
+                # changes of the objective within its round-off cannot tell a
+                # good step from a bad one: plain HALS from here on (or, for a
+                # float32 start, on to float64)
+                step = 0.0
+                handover = handover_when_settled
         losses.append(loss)
         if violation_init is None:
             violation_init = violation
@@ -461,6 +476,8 @@ def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, 
             stopped = True
             break
         if violation_init == 0 or violation <= tol * violation_init:
+            break
+        if handover:
             break
         if (stall and len(losses) > _STALL_WINDOW
                 and losses[-1 - _STALL_WINDOW] - losses[-1] <= stall * abs(losses[-1])):
