@@ -6,7 +6,9 @@
 - HALS / cyclic coordinate descent for the Frobenius loss (``solver='cd'``):
   the large products ``X H^T`` and ``X^T W`` go to BLAS, and every row of a
   factor is then swept several times by a compiled kernel, which costs little
-  compared with the products (accelerated HALS, Gillis & Glineur 2012);
+  compared with the products (accelerated HALS, Gillis & Glineur 2012), and
+  the iterates are extrapolated, an iteration that raises the objective being
+  undone (Ang & Gillis 2019);
 - multiplicative updates for any beta-divergence (``solver='mu'``): Frobenius,
   Kullback-Leibler (count data), Itakura-Saito;
 - semi-NMF (``semi=True``): only ``H`` is non-negative, ``W`` is free, and ``X``
@@ -663,8 +665,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     The 'cd' solver is HALS (cyclic coordinate descent) whose per-row sweeps
     run in compiled numba kernels and are repeated while cheap compared with
-    the products ``X H^T`` and ``X^T W`` (accelerated HALS), so it reaches a
-    given error in far fewer passes over the data than one sweep per pass.
+    the products ``X H^T`` and ``X^T W`` (accelerated HALS), and whose
+    iterates are extrapolated along their last move, with a step that grows
+    while the objective goes down (an iteration that raises it is undone), so
+    it reaches a given error in far fewer passes over the data than one sweep
+    per pass.
     The first call compiles the kernels (a few seconds, cached on disk).
 
     Parameters
@@ -676,7 +681,11 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
         Initialisation. None: 'nndsvda' if ``n_components <= min(n_samples,
         n_features)``, else 'random'. 'custom' uses the ``W`` and ``H`` given
-        to ``fit_transform``.
+        to ``fit_transform``.  The NNDSVD starts use a randomized SVD with one
+        power iteration, and 'nndsvda' fills zeros with
+        ``sqrt(mean(X) / n_components)`` (scikit-learn: ``mean(X)``), so that
+        fitting ``c X`` starts from factors whose product is ``c`` times that
+        of ``X``.
 
     solver : {'cd', 'mu'}, default='cd'
         'cd' is HALS coordinate descent (Frobenius loss only); 'mu' the
@@ -689,9 +698,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     tol : float, default=1e-4
         Tolerance of the stopping condition: for 'cd', the violation of the
-        optimality conditions relative to the first iteration; for 'mu', the
-        decrease of the objective over 10 iterations relative to the initial
-        objective.
+        optimality conditions relative to the first iteration, or a decrease of
+        the objective by less than ``tol / 100`` (relative) over the last 10
+        iterations; for 'mu', the decrease of the objective over 10 iterations
+        relative to the initial objective.  0 runs ``max_iter`` iterations.
 
     max_iter : int, default=200
         Maximum number of iterations.
@@ -753,7 +763,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     loss_curve_ : list of float
         Objective (loss plus penalties) after each 'cd' iteration (every 10
-        iterations for 'mu').
+        iterations for 'mu'); for 'cd' (semi=False) it never goes up: an
+        iteration whose extrapolated step raised it was undone.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -783,6 +794,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
        factorization with the beta-divergence", Neural Computation 23(9), 2011.
     .. [6] C. Ding, T. Li, M. I. Jordan. "Convex and semi-nonnegative matrix
        factorizations", IEEE TPAMI 32(1), 2010.
+    .. [7] A. M. S. Ang, N. Gillis. "Accelerating nonnegative matrix
+       factorization algorithms using extrapolation", Neural Computation
+       31(2), 2019.
 
     Examples
     --------
