@@ -118,11 +118,51 @@ def test_one_mu_step_matches_reference(rng, beta):
 
 def test_nndsvd_matches_sklearn(rng):
     X, _, _ = planted(rng, n=40, p=30, k=5, noise=0.05)
-    for variant in ("nndsvd", "nndsvda"):
+    W, H = nndsvd(X, 5, variant="nndsvd", random_state=0)
+    W_sk, H_sk = _initialize_nmf(X, 5, init="nndsvd", random_state=0)
+    np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(H, H_sk, rtol=1e-8, atol=1e-10)
+    # nndsvda: the same non-zero entries, zeros filled with sqrt(mean / k)
+    # (scikit-learn fills them with the mean of X)
+    Wa, Ha = nndsvd(X, 5, variant="nndsvda", random_state=0)
+    fill = np.sqrt(X.mean() / 5)
+    np.testing.assert_allclose(Wa, np.where(W == 0, fill, W), rtol=1e-12)
+    np.testing.assert_allclose(Ha, np.where(H == 0, fill, H), rtol=1e-12)
+    assert (W == 0).any() and (H == 0).any()
+
+
+@pytest.mark.parametrize("variant", ["nndsvd", "nndsvda", "nndsvdar"])
+def test_nndsvd_start_scales_with_the_data(rng, variant):
+    # the factors of c X are sqrt(c) times those of X, fill values included
+    X, _, _ = planted(rng, n=40, p=30, k=5, noise=0.05)
+    for c in (1e-6, 1e4):
         W, H = nndsvd(X, 5, variant=variant, random_state=0)
-        W_sk, H_sk = _initialize_nmf(X, 5, init=variant, random_state=0)
-        np.testing.assert_allclose(W, W_sk, rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(H, H_sk, rtol=1e-8, atol=1e-10)
+        Wc, Hc = nndsvd(c * X, 5, variant=variant, random_state=0)
+        np.testing.assert_allclose(Wc, np.sqrt(c) * W, rtol=1e-7, atol=1e-12 * np.sqrt(c))
+        np.testing.assert_allclose(Hc, np.sqrt(c) * H, rtol=1e-7, atol=1e-12 * np.sqrt(c))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_default_fit_is_invariant_to_the_scale_of_X(rng, dtype, monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+
+    # fitting c X gives c times the product W H of the fit of X, and as many
+    # iterations: the start and the stopping rule do not depend on units (in
+    # float64 arithmetic: the float32 start of float64 data rounds differently)
+    monkeypatch.setattr(nmf_module, "_MIXED_PRECISION_SWITCH", 0)
+    X, _, _ = planted(rng, n=60, p=40, k=4, noise=0.05)
+    X = X.astype(dtype)
+    base = NMF(4, random_state=0)
+    WH = base.fit_transform(X) @ base.components_
+    for c in (1e-3, 1e3):
+        scaled = NMF(4, random_state=0)
+        WHc = scaled.fit_transform(c * X) @ scaled.components_
+        if dtype == np.float64:
+            # (float32 round-off differs with the scale, and so the last iterations)
+            assert abs(scaled.n_iter_ - base.n_iter_) <= 1
+        rtol = 1e-6 if dtype == np.float64 else 1e-2
+        np.testing.assert_allclose(WHc / c, WH, rtol=rtol, atol=rtol * np.abs(WH).max())
 
 
 # ----------------------------------------------------------- objectives
@@ -145,6 +185,23 @@ def test_cd_objective_never_increases(rng, alpha, l1_ratio, monkeypatch):
     np.testing.assert_allclose(curve[-1], naive.objective(X, W, est.components_, *pen[:2],
                                                           *pen[2:]), rtol=1e-8)
     assert W.min() >= 0 and est.components_.min() >= 0
+
+
+def test_extrapolation_needs_fewer_iterations(monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(120, 6) @ rng.rand(6, 90) + 0.01 * rng.rand(120, 90)
+    kw = dict(n_components=6, tol=0, max_iter=400, random_state=0)
+    fast = np.array(NMF(**kw).fit(X).loss_curve_)
+    monkeypatch.setattr(nmf_module, "_EXTRAPOLATION", (0.0, 1.0, 1.0, 1.0))
+    plain = np.array(NMF(**kw).fit(X).loss_curve_)
+    # iterations to an objective that both reach (a slowly converging problem)
+    level = 1.2 * plain[-1]
+    assert np.argmax(fast <= level) < np.argmax(plain <= level)
+    assert fast[-1] < plain[-1]
+    # the objective of the pairs kept never goes up
+    assert np.all(np.diff(fast) <= 1e-6 * fast[0])
 
 
 @pytest.mark.parametrize("solver,beta", [("cd", 2), ("mu", 2), ("mu", 1), ("mu", 0.5)])
@@ -410,7 +467,8 @@ def test_float32_warm_start_reaches_the_float64_solution(monkeypatch):
 
     rng = np.random.RandomState(0)
     X = np.abs(rng.rand(120, 6) @ rng.rand(6, 90)) + 0.01 * rng.rand(120, 90)
-    kw = dict(n_components=6, init="nndsvda", tol=1e-4, max_iter=3000, random_state=0)
+    # (tol=1e-6: the two paths differ, and at 1e-4 each stops short of the solution)
+    kw = dict(n_components=6, init="nndsvda", tol=1e-6, max_iter=3000, random_state=0)
     seen = []
     mixed = NMF(callback=lambda n, W, H: seen.append(W.dtype) and False, **kw).fit(X)
     assert np.dtype(np.float32) in seen and seen[-1] == np.float64
@@ -464,7 +522,7 @@ def test_values_beyond_float32_stay_in_float64(rng):
     # the float32 warm start must not overflow data that float32 cannot hold
     X, _, _ = planted(rng, n=40, p=20, k=3)
     scale = 2.0 ** 200
-    # (init='random' scales with the data; nndsvda's fill value does not)
+    # (both starts scale with the data)
     small = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X)
     large = NMF(3, init="random", random_state=0, max_iter=500, tol=1e-8).fit(X * scale)
     assert np.all(np.isfinite(large.components_))
@@ -479,5 +537,14 @@ def test_overflow_is_an_error_saying_what_to_do(rng):
     X, _, _ = planted(rng, n=12, p=8, k=2)
     with pytest.raises(ValueError, match="too large for float64.*scale your data"):
         NMF(2).fit(X * 1e306)
+    # the default start scales with the data: large values that float64 holds fit
+    large = NMF(2, random_state=0).fit(X / X.max() * 1e150)
+    small = NMF(2, random_state=0).fit(X / X.max())
+    # (the small data start in float32, the large ones cannot: the two paths
+    # stop at different points near the exact fit)
+    assert large.reconstruction_err_ / 1e150 == pytest.approx(
+        small.reconstruction_err_, abs=1e-4 * np.linalg.norm(X / X.max()))
+    # a start far off the data's scale overflows
+    W0, H0 = np.full((12, 2), 1e150), np.full((2, 8), 1e150)
     with pytest.raises(NonFiniteResultError, match="NMF diverged or overflowed.*scale your data"):
-        NMF(2, random_state=0).fit(X / X.max() * 1e150)
+        NMF(2, init="custom").fit(X / X.max() * 1e150, W=W0, H=H0)
