@@ -60,6 +60,41 @@ def _nonnegative(components):
     return all(np.all(np.asarray(c) >= 0) for c in components)
 
 
+def align_fits(raw, best_seeds, match, distance):
+    """Align an ensemble's fits and measure its instability, rank by rank.
+
+    ``raw[i][s]`` is the model of fit ``s`` at rank ``i``; ``match(ref, other)``
+    returns a match (``score``, ``apply``) aligning ``other`` with ``ref``, and
+    ``distance(a, b)`` the instability of a pair of fits.  The best fit of each
+    rank is aligned with that of the previous rank (colours stay put across
+    ranks), every fit with its rank's best.  Returns ``best_components``,
+    ``similarity`` (ranks x seeds), ``instability`` and ``instability_std``
+    (mean and spread over pairs of seeds) and the aligned fits.
+    """
+    n_ranks, n_seeds = len(raw), len(raw[0])
+    best_components = []
+    for i in range(n_ranks):
+        best = raw[i][best_seeds[i]]
+        if best_components:
+            best = match(best_components[-1], best).apply(best)
+        best_components.append(best)
+    similarity = np.empty((n_ranks, n_seeds))
+    instability = np.empty(n_ranks)
+    instability_std = np.empty(n_ranks)
+    aligned = []
+    for i in range(n_ranks):
+        row = []
+        for s in range(n_seeds):
+            found = match(best_components[i], raw[i][s])
+            similarity[i, s] = found.score
+            row.append(found.apply(raw[i][s]))
+        aligned.append(row)
+        distances = [distance(raw[i][a], raw[i][b]) for a, b in combinations(range(n_seeds), 2)]
+        instability[i] = np.mean(distances)
+        instability_std[i] = np.std(distances)
+    return best_components, similarity, instability, instability_std, aligned
+
+
 def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
               allow_sign_flip="auto", metric="cosine", verbose=0):
     """How reproducible the components are across seeds, at each rank.
@@ -135,30 +170,10 @@ def stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1,
     allow_sign_flip = bool(allow_sign_flip)
 
     best_seeds = errors.argmin(axis=1)
-    best_components = []
-    for i in range(len(ranks)):
-        best = raw[i][best_seeds[i]]
-        if best_components:
-            # keep the order of the previous rank so colours stay put across ranks
-            best = match_components(best_components[-1], best, allow_sign_flip,
-                                    metric).apply(best)
-        best_components.append(best)
-
-    similarity = np.empty((len(ranks), n_seeds))
-    instability = np.empty(len(ranks))
-    instability_std = np.empty(len(ranks))
-    aligned = []
-    for i in range(len(ranks)):
-        row = []
-        for s in range(n_seeds):
-            match = match_components(best_components[i], raw[i][s], allow_sign_flip, metric)
-            similarity[i, s] = match.score
-            row.append(match.apply(raw[i][s]))
-        aligned.append(row)
-        distances = [amari_distance(raw[i][a], raw[i][b])
-                     for a, b in combinations(range(n_seeds), 2)]
-        instability[i] = np.mean(distances)
-        instability_std[i] = np.std(distances)
+    best_components, similarity, instability, instability_std, aligned = align_fits(
+        raw, best_seeds,
+        lambda ref, other: match_components(ref, other, allow_sign_flip, metric),
+        amari_distance)
     return StabilityResult(ranks=ranks, errors=errors, best_seeds=best_seeds,
                            similarity=similarity, instability=instability,
                            instability_std=instability_std, components=aligned,

@@ -21,7 +21,6 @@ is reported).  It is loose: CP fits usually stay well above it.
 """
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -31,7 +30,7 @@ from .._validation import check_float, check_int
 from .cross_validation import CVResult
 from .errors import ErrorCurveResult, check_estimator_has_rank, check_ranks, draw_seeds, \
     make_model, run
-from .stability import StabilityResult
+from .stability import StabilityResult, align_fits
 
 __all__ = ["TensorErrorCurveResult", "TensorMatchResult", "factor_similarity", "match_factors",
            "factor_match_score", "unfolding_error_bound", "tensor_error_curve",
@@ -373,27 +372,9 @@ def tensor_stability(estimator, X, ranks, n_seeds=5, random_state=None, n_jobs=1
     raw = [[_factors(fits[i * n_seeds + s][0]) for s in range(n_seeds)]
            for i in range(len(ranks))]
     best_seeds = errors.argmin(axis=1)
-    best_components = []
-    for i in range(len(ranks)):
-        best = raw[i][best_seeds[i]]
-        if best_components:
-            best = match_factors(best_components[-1], best).apply(best)
-        best_components.append(best)
-    similarity = np.empty((len(ranks), n_seeds))
-    instability = np.empty(len(ranks))
-    instability_std = np.empty(len(ranks))
-    aligned = []
-    for i in range(len(ranks)):
-        row = []
-        for s in range(n_seeds):
-            match = match_factors(best_components[i], raw[i][s])
-            similarity[i, s] = match.score
-            row.append(match.apply(raw[i][s]))
-        aligned.append(row)
-        distances = [_instability(factor_similarity(raw[i][a], raw[i][b]))
-                     for a, b in combinations(range(n_seeds), 2)]
-        instability[i] = np.mean(distances)
-        instability_std[i] = np.std(distances)
+    best_components, similarity, instability, instability_std, aligned = align_fits(
+        raw, best_seeds, match_factors,
+        lambda a, b: _instability(factor_similarity(a, b)))
     return StabilityResult(ranks=ranks, errors=errors, best_seeds=best_seeds,
                            similarity=similarity, instability=instability,
                            instability_std=instability_std, components=aligned,
