@@ -94,6 +94,19 @@ def _cv_fit(model, X, hidden, n_iter):
     return relative_error(X, X_hat, ~hidden), relative_error(X, X_hat, hidden)
 
 
+def run_cv(fit, tasks, ranks, masks, n_jobs, verbose):
+    """Run the masked fits ``fit(*task)`` (rank-major, one per mask) and gather the
+    train and test errors, each ``(n_ranks, n_repeats)``, into a :class:`CVResult`."""
+    n_repeats = len(masks)
+    scores = np.array(run(fit, tasks, n_jobs=n_jobs, verbose=verbose,
+                          desc="cross-validation"))
+    train = scores[:, 0].reshape(len(ranks), n_repeats)
+    test = scores[:, 1].reshape(len(ranks), n_repeats)
+    best_rank = int(ranks[np.argmin(test.mean(axis=1))])
+    return CVResult(ranks=ranks, train_error=train, test_error=test, best_rank=best_rank,
+                    masks=masks)
+
+
 def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None,
                 n_iter=10, n_jobs=1, verbose=0):
     """Cross-validate the rank on randomly held-out entries (Wold 1978; Williams 2018).
@@ -165,10 +178,4 @@ def speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_state=None
     seeds = draw_seeds(rng, (len(ranks), n_repeats))
     tasks = [(make_model(estimator, r, seeds[i, j]), X, masks[j], n_iter)
              for i, r in enumerate(ranks) for j in range(n_repeats)]
-    scores = np.array(run(_cv_fit, tasks, n_jobs=n_jobs, verbose=verbose,
-                          desc="cross-validation"))
-    train = scores[:, 0].reshape(len(ranks), n_repeats)
-    test = scores[:, 1].reshape(len(ranks), n_repeats)
-    best_rank = int(ranks[np.argmin(test.mean(axis=1))])
-    return CVResult(ranks=ranks, train_error=train, test_error=test, best_rank=best_rank,
-                    masks=masks)
+    return run_cv(_cv_fit, tasks, ranks, masks, n_jobs, verbose)

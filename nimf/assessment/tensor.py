@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.utils import check_random_state
 
 from .._validation import check_float, check_int
-from .cross_validation import CVResult
+from .cross_validation import run_cv
 from .errors import ErrorCurveResult, check_estimator_has_rank, check_ranks, draw_seeds, \
     make_model, run
 from .stability import StabilityResult, align_fits
@@ -469,10 +469,4 @@ def tensor_speckled_cv(estimator, X, ranks, holdout=0.1, n_repeats=3, random_sta
     seeds = draw_seeds(rng, (len(ranks), n_repeats))
     tasks = [(make_model(estimator, r, seeds[i, j]), X, masks[j])
              for i, r in enumerate(ranks) for j in range(n_repeats)]
-    scores = np.array(run(_cv_fit, tasks, n_jobs=n_jobs, verbose=verbose,
-                          desc="cross-validation"))
-    train = scores[:, 0].reshape(len(ranks), n_repeats)
-    test = scores[:, 1].reshape(len(ranks), n_repeats)
-    best_rank = int(ranks[np.argmin(test.mean(axis=1))])
-    return CVResult(ranks=ranks, train_error=train, test_error=test, best_rank=best_rank,
-                    masks=masks)
+    return run_cv(_cv_fit, tasks, ranks, masks, n_jobs, verbose)
