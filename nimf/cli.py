@@ -523,8 +523,14 @@ def _decompose(args):
             what = "subject (hemisphere pair)" if all(surface) else "image"
             raise ValueError(f"--confounds needs one file per {what}: {len(imgs)}, "
                              f"got {len(args.confounds)} files")
-        confounds = [np.loadtxt(path, delimiter=",", ndmin=2) if path.endswith(".csv")
-                     else np.loadtxt(path, ndmin=2) for path in args.confounds]
+        confounds = []
+        for path in args.confounds:
+            try:
+                confounds.append(np.loadtxt(path, ndmin=2, delimiter="," if
+                                            path.endswith(".csv") else None))
+            except (ValueError, OSError) as exc:
+                raise ValueError(f"--confounds: could not read {path!r} as a table of "
+                                 f"numbers (one row per scan): {exc}") from None
     # validate the images (existence, 4D, one grid) before any work
     _check_study(imgs, confounds, None)
     dl = DictLearning(n_components=args.n_components, mask=args.mask, t_r=args.t_r,

@@ -181,8 +181,13 @@ def _make_masker(kind, mask, masker_params, *, target_affine=None, target_shape=
         return SurfaceMasker(mask_img=mask, **masker_params, **common)
     if mask is not None and _is_surface(mask):
         raise ValueError("mask is a SurfaceImage but imgs are volume images")
-    if isinstance(mask, (str, Path)):
-        _load_header_img(mask, "mask")
+    if isinstance(mask, (str, Path)) or hasattr(mask, "header"):
+        shape = tuple(_load_header_img(mask, "mask").shape)
+        # a 4D image (a functional run given by mistake) would be taken as a mask
+        # without a word
+        if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 1)):
+            raise ImageDimensionError(f"mask must be a 3D image, got a {len(shape)}D image "
+                                      f"of shape {shape}")
     return MultiNiftiMasker(
         mask_img=mask, target_affine=target_affine, target_shape=target_shape,
         mask_strategy=mask_strategy, mask_args=mask_args,
