@@ -34,6 +34,7 @@ settings, and the seed comes from the estimator's ``random_state``.
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, svds
+from threadpoolctl import threadpool_limits
 
 from .._kernels import ratings as _k
 from .._validation import NonFiniteResultError
@@ -96,13 +97,9 @@ def svd_start(train, state, rank, rng):
     if rank < 1:
         return None
     try:
-        if min(train.shape) <= 3 * rank + 10:
-            # ARPACK needs rank < min(shape) - 1 and is slower than LAPACK on tiny matrices
-            u, s, vt = np.linalg.svd(residual.toarray(), full_matrices=False)
-            u, s, vt = u[:, :rank], s[:rank], vt[:rank]
-        else:
-            # a starting vector from the seed: ARPACK's own is drawn from a global state
-            u, s, vt = svds(residual, k=rank, v0=rng.uniform(-1.0, 1.0, min(train.shape)))
+        with threadpool_limits(limits=1, user_api="blas"):
+            # thin products: more BLAS threads only contend (as in the fits)
+            u, s, vt = _truncated_svd(residual, rank, rng)
     except (ArpackError, ArpackNoConvergence, np.linalg.LinAlgError):
         return None
     order = np.argsort(-s)
@@ -112,6 +109,16 @@ def svd_start(train, state, rank, rng):
     if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()):
         return None
     return user_factors, item_factors, user_bias.copy(), item_bias.copy()
+
+
+def _truncated_svd(residual, rank, rng):
+    """The ``rank`` leading singular triplets of the sparse ``residual``."""
+    if min(residual.shape) <= 3 * rank + 10:
+        # ARPACK needs rank < min(shape) - 1 and is slower than LAPACK on tiny matrices
+        u, s, vt = np.linalg.svd(residual.toarray(), full_matrices=False)
+        return u[:, :rank], s[:rank], vt[:rank]
+    # a starting vector from the seed: ARPACK's own is drawn from a global state
+    return svds(residual, k=rank, v0=rng.uniform(-1.0, 1.0, min(residual.shape)))
 
 
 def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed,
