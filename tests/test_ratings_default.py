@@ -132,3 +132,57 @@ def test_default_with_other_solvers(low_rank, solver):
     model = MatrixCompletion(solver=solver, random_state=0).fit(train)
     assert model.n_components_ > 0 and model.selection_["chosen"]["solver"] == solver
     assert model.rmse(test) < base - 0.1
+
+
+def test_svd_start_factors_the_residuals_of_the_biases():
+    import scipy.sparse as sp
+
+    from nimf.ratings._selection import svd_start
+
+    rng = np.random.default_rng(0)
+    n_users, n_items, rank = 60, 50, 3
+    user_bias, item_bias = rng.normal(size=n_users), rng.normal(size=n_items)
+    planted = rng.normal(size=(n_users, rank)) @ rng.normal(size=(rank, n_items))
+    full = 3.0 + user_bias[:, None] + item_bias[None, :] + planted
+    train = sp.csr_matrix(full)  # every pair rated: the residual is planted - its mean
+    state = (None, None, user_bias, item_bias)
+    user_factors, item_factors, bu, bi = svd_start(train, state, rank,
+                                                  np.random.default_rng(1))
+    residual = full - full.mean() - user_bias[:, None] - item_bias[None, :]
+    np.testing.assert_allclose(user_factors @ item_factors.T, residual, atol=1e-8)
+    # U sqrt(s) and V sqrt(s): both sides carry the same scale, largest first
+    norms = np.linalg.norm(user_factors, axis=0)
+    np.testing.assert_allclose(norms, np.linalg.norm(item_factors, axis=0))
+    assert np.all(np.diff(norms) <= 0)
+    np.testing.assert_array_equal(bu, user_bias)
+    assert bu is not user_bias  # copies: the candidates write into them
+    # ARPACK (the larger matrix) gives the same leading product as LAPACK
+    big = sp.random(200, 150, density=0.3, random_state=0, format="csr")
+    big.data += 1.0
+    zeros = (None, None, np.zeros(200), np.zeros(150))
+    u1, v1, _, _ = svd_start(big, zeros, 4, np.random.default_rng(2))
+    u2, v2, _, _ = svd_start(big, zeros, 4, np.random.default_rng(3))
+    np.testing.assert_allclose(u1 @ v1.T, u2 @ v2.T, atol=1e-8)
+    # a matrix of one column has no rank to start from
+    assert svd_start(sp.csr_matrix(np.ones((5, 1))), (None, None, np.zeros(5),
+                                                      np.zeros(1)), 3, rng) is None
+
+
+def test_low_rank_candidates_start_from_the_svd(low_rank, monkeypatch):
+    from nimf.ratings import _selection
+
+    train, test = low_rank
+    starts = []
+    original = _selection._fit_candidate
+
+    def spy(estimator, tr, val, k, *args, **kwargs):
+        starts.append((k, args[-1] if len(args) > 4 else kwargs.get("start")))
+        return original(estimator, tr, val, k, *args, **kwargs)
+
+    monkeypatch.setattr(_selection, "_fit_candidate", spy)
+    model = MatrixCompletion(random_state=0).fit(train)
+    low = [start for k, start in starts if k > 0]
+    assert low and all(start is not None for start in low)
+    assert all(start is None for k, start in starts if k == 0)
+    # the default solver's low-rank search and refit are ALS from that start
+    assert model.selection_["chosen"]["solver"] == "als"

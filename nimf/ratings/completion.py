@@ -80,8 +80,14 @@ class MatrixCompletion(BaseEstimator):
        ``(0.25, 0.5, 1, 2)`` times the density rule of ``alpha="auto"``;
     2. 10 components, the factor penalty ``alpha`` searched by factors of 2 from the
        density rule (up while the held-out RMSE improves, else down; two steps at
-       most);
+       most), then by factors of sqrt(2) on both sides of the best;
     3. 30 components at that penalty, tried only if 10 already beat the biases.
+
+    The low-rank candidates start from the truncated SVD of the residuals of the best
+    biases-only model (user factors ``U sqrt(s)``, item factors ``V sqrt(s)``) rather
+    than from small random factors, and (for ``solver="somf"`` or ``"als"``) are
+    fitted by ALS, whose exact alternating solves converge from that start in a few
+    sweeps and to a lower held-out error.
 
     The low-rank model is kept only if its held-out squared errors are lower than the
     biases-only model's by more than one standard error of their paired difference;
@@ -90,7 +96,8 @@ class MatrixCompletion(BaseEstimator):
     instead of fitting noise. The chosen settings are then refitted on all training
     ratings, starting from the chosen candidate's factors and biases, for at most two
     passes. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
-    and ``selection_``, and a seed fixes it. The search costs about eight short fits
+    and ``selection_``, and a seed fixes it. The refit uses the candidate's solver
+    (ALS when ``solver="somf"``). The search costs about eight short fits
     (benchmarks/bench_ratings_defaults.py). An int ``n_components`` fits that rank
     with the given (or density-rule) ``alpha`` and no search, as before.
 
