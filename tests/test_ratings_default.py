@@ -144,9 +144,11 @@ def test_svd_start_factors_the_residuals_of_the_biases():
     user_bias, item_bias = rng.normal(size=n_users), rng.normal(size=n_items)
     planted = rng.normal(size=(n_users, rank)) @ rng.normal(size=(rank, n_items))
     full = 3.0 + user_bias[:, None] + item_bias[None, :] + planted
-    train = sp.csr_matrix(full)  # every pair rated: the residual is planted - its mean
+    train = sp.csr_matrix(full)
     state = (None, None, user_bias, item_bias)
-    user_factors, item_factors, bu, bi = svd_start(train, state, rank,
+    # every pair rated: the residual is the planted term plus a constant (the global
+    # mean is the data's), of rank rank + 1
+    user_factors, item_factors, bu, bi = svd_start(train, state, rank + 1,
                                                   np.random.default_rng(1))
     residual = full - full.mean() - user_bias[:, None] - item_bias[None, :]
     np.testing.assert_allclose(user_factors @ item_factors.T, residual, atol=1e-8)
