@@ -94,7 +94,7 @@ class MatrixCompletion(BaseEstimator):
     otherwise the model shrinks to the biases alone (``n_components_ == 0``), so on
     data without low-rank structure it predicts as well as the biases-only model
     instead of fitting noise. The chosen settings are then refitted on all training
-    ratings, starting from the chosen candidate's factors and biases, for at most two
+    ratings, starting from the chosen candidate's factors and biases, for at most four
     passes. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
     and ``selection_``, and a seed fixes it. The refit uses the candidate's solver
     (ALS when ``solver="somf"``). The search costs about eight short fits
