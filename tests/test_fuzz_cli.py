@@ -54,14 +54,14 @@ def files(tmp_path_factory):
     text.write_text("not an image\n")
     fake = folder / "fake_bold.nii.gz"
     fake.write_text("not gzip data")
-    np.savetxt(folder / "short_confounds.txt", np.ones((N_SCANS - 3, 2)))
+    np.savetxt(folder / "short_table.txt", np.ones((N_SCANS - 3, 2)))
     (folder / "outfile").write_text("a file, not a folder")
     busy = folder / "busy"
     busy.mkdir()
     (busy / "thesis.tex").write_text("someone's work")
     return {
         "folder": folder, "good": good,
-        "mask": _save(folder, "mask.nii.gz", np.ones(SHAPE)),
+        "mask": _save(folder, "roi.nii.gz", np.ones(SHAPE)),
         "missing": str(folder / "sub-9_bold.nii.gz"),
         "3d": _save(folder, "vol_3d.nii.gz", 100 + rng.standard_normal(SHAPE)),
         "2d": _save(folder, "img_2d.nii.gz", np.ones((5, 4))),
@@ -69,9 +69,9 @@ def files(tmp_path_factory):
         "text": str(text), "fake": str(fake),
         "other_grid": _save(folder, "grid_bold.nii.gz",
                             100 + rng.standard_normal((4, 4, 4, N_SCANS))),
-        "mask_far": _save(folder, "mask_far.nii.gz", np.ones(SHAPE), far),
-        "mask_empty": _save(folder, "mask_empty.nii.gz", np.zeros(SHAPE)),
-        "short_confounds": str(folder / "short_confounds.txt"),
+        "mask_far": _save(folder, "far_roi.nii.gz", np.ones(SHAPE), far),
+        "mask_empty": _save(folder, "empty_roi.nii.gz", np.zeros(SHAPE)),
+        "short_confounds": str(folder / "short_table.txt"),
         "outfile": str(folder / "outfile"), "busy": str(busy),
     }
 
@@ -84,6 +84,7 @@ def _truncated(files, cut):
 
 
 # each bad input: how it changes (images, flags), and words one of which the error names
+# (the bad files' names hold none of these words, so the message itself must name them)
 BAD_IMGS = ["missing", "3d", "2d", "5d", "text", "fake", "truncated", "empty_glob", "folder",
             "other_grid"]
 BAD_FLAGS = {
@@ -122,13 +123,13 @@ def _command(files, img=None, flag=None, value=None, mask=None, confounds=None, 
         flags[flag] = value
         names += [flag, flag.lstrip("-").replace("-", "_")]
     if mask is not None:
-        flags["--mask"] = {"missing": str(files["folder"] / "no_mask.nii.gz"),
+        flags["--mask"] = {"missing": str(files["folder"] / "absent_roi.nii.gz"),
                            "4d": files["good"][0], "empty": files["mask_empty"],
                            "far": files["mask_far"], "text": files["text"],
                            "folder": str(files["folder"])}[mask]
         names += ["mask"]
     if confounds is not None:
-        confounds = {"missing": [str(files["folder"] / "no_confounds.txt")] * 2,
+        confounds = {"missing": [str(files["folder"] / "absent_table.txt")] * 2,
                      "count": [files["short_confounds"]],
                      "short": [files["short_confounds"]] * 2,
                      "text": [files["text"]] * 2}[confounds]
