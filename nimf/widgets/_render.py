@@ -15,9 +15,13 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..plotting.components import (_color_range, _component_colors, _cut_coords_for,
+from ..plotting import _display
+from ..plotting.components import (_CAPTION_HEIGHT, _color_range, _component_caption,
+                                   _component_colors, _cut_coords_for, _label_surface_maps,
+                                   _label_volume_maps,
                                    _mni_template, _plot_surface_component,
-                                   _surface_geometry)
+                                   _style_new_colorbars, _surface_geometry,
+                                   _vertex_normals, _write_caption)
 from ._data import (aligned_similarities, check_component_state, check_contour_state,
                     rank_index, seed_similarity, stability_scores)
 
@@ -60,15 +64,24 @@ def _cuts(state_cut, display_mode):
 
 
 def _draw_volume_map(maps, k, threshold, display_mode, cut_coords, cmap, fig, axes, title,
-                     colorbar=True, annotate=True):
+                     colorbar=True, annotate=True, caption=False):
+    """Map ``k`` as :func:`nimf.plotting.plot_component` draws it (speckle filter,
+    colour range, colourbar ticks and unit)."""
     from nilearn import plotting
 
-    cmap, vmin, vmax = _color_range(maps, k, cmap)
-    return plotting.plot_stat_map(
-        maps.volume(k), bg_img=_mni_template(), threshold=threshold,
+    values, sign, hidden = maps.shown(k, threshold, _display.CLUSTER_THRESHOLD)
+    cmap, vmin, vmax = _color_range(maps, k, cmap, shown=values)
+    before = {id(c) for c in _display.colorbars(fig)}
+    display = plotting.plot_stat_map(
+        maps.volume(k, values=values), bg_img=_mni_template(), threshold=threshold,
         display_mode=display_mode, cut_coords=_cuts(cut_coords, display_mode), cmap=cmap,
         title=title, figure=fig, axes=axes, colorbar=colorbar, vmin=vmin, vmax=vmax,
         symmetric_cbar=vmin == -vmax, black_bg=True, draw_cross=False, annotate=annotate)
+    _style_new_colorbars(fig, before, vmin, vmax, "white")
+    if caption:
+        _write_caption(fig, _component_caption(maps, k, threshold, _display.CLUSTER_THRESHOLD,
+                                               sign, hidden), "0.85")
+    return display
 
 
 def render_component(maps, state, *, title=None, dpi=DPI):
@@ -102,9 +115,12 @@ def render_component(maps, state, *, title=None, dpi=DPI):
         return figure_png(fig, dpi)
     width = 9.0 if state.display_mode == "mosaic" else 6.4
     height = 4.5 if state.display_mode == "mosaic" else 2.4
-    fig = new_figure(width, height, facecolor="black")
+    fig = new_figure(width, height + _CAPTION_HEIGHT, facecolor="black")
+    axes = fig.add_axes([0.0, _CAPTION_HEIGHT / (height + _CAPTION_HEIGHT), 1.0,
+                         height / (height + _CAPTION_HEIGHT)])
+    axes.set_facecolor("black")
     _draw_volume_map(maps, k, state.threshold, state.display_mode, state.cut_coords,
-                     state.cmap, fig, None, title)
+                     state.cmap, fig, axes, title, caption=True)
     return figure_png(fig, dpi)
 
 
@@ -178,8 +194,13 @@ def render_contours(maps, state, thresholds, colors, *, title=None, dpi=DPI):
     # the highlighted map is drawn last, on top of the others
     order = sorted(shown, key=lambda k: k == state.highlight)
     legend_strip = 0.45
+    # as plot_components_contours draws them: no speckle, a map's minority sign left out
+    shown = np.zeros_like(maps.data)
+    for k in order:
+        shown[:, k] = maps.shown(k, float(thresholds[k]), _display.CLUSTER_THRESHOLD)[0]
+    order = [k for k in order if np.any(shown[:, k])]
     if maps.kind == "surface":
-        return _render_surface_contours(maps, state, order, thresholds, colors, draw_colors,
+        return _render_surface_contours(maps, state, order, shown, colors, draw_colors,
                                         title, legend_strip, dpi)
     from nilearn import plotting
 
@@ -195,20 +216,23 @@ def render_contours(maps, state, thresholds, colors, *, title=None, dpi=DPI):
     filled = state.view_type == "filled_contours"
     for k in order:
         bold = k == state.highlight
-        kwargs = {"levels": [float(thresholds[k])], "colors": [draw_colors[k]], "vmin": 0.0,
-                  "vmax": float(maps.peaks[k])}
+        level = float(np.abs(shown[:, k])[shown[:, k] != 0].min()) / 2.0
+        kwargs = {"levels": [level], "colors": [draw_colors[k]], "vmin": 0.0,
+                  "vmax": float(np.abs(shown[:, k]).max())}
         if filled:
             kwargs.update(threshold=None, transparency=0.75 if bold else 0.5)
         else:
             kwargs.update(linewidths=3.0 if bold else 1.3)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Nn]o contour levels.*")
-            display.add_contours(maps.volume(k, absolute=True), filled=filled, **kwargs)
+            display.add_contours(maps.volume(k, absolute=True, values=shown[:, k]),
+                                 filled=filled, **kwargs)
+    _label_volume_maps(display, maps, shown, draw_colors, order)
     _legend(fig, list(state.selected), colors, state.highlight, "white")
     return figure_png(fig, dpi)
 
 
-def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors, title,
+def _render_surface_contours(maps, state, order, shown, colors, draw_colors, title,
                              legend_strip, dpi):
     from nilearn import plotting
 
@@ -219,8 +243,8 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
     for i, hemi in enumerate(hemis):
         ax = fig.add_axes([i / len(hemis), legend_strip / (height + legend_strip),
                            1.0 / len(hemis), height / (height + legend_strip)], projection="3d")
-        data = maps.hemi(hemi)
-        above = np.abs(data) >= thresholds
+        data = shown[maps.parts[hemi]]
+        above = data != 0
         kwargs = dict(surf_mesh=mesh, hemi=hemi, view=state.display_mode, bg_map=bg[hemi],
                       axes=ax, figure=fig, colorbar=False)
         if state.view_type == "filled_contours" and order:
@@ -245,6 +269,10 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
             plotting.plot_surf_contours(surf_mesh=mesh, roi_map=region.astype(int), hemi=hemi,
                                         levels=[1], colors=[draw_colors[k]], axes=ax,
                                         figure=fig)
+        coordinates = np.asarray(mesh.parts[hemi].coordinates, dtype=float)
+        faces = np.asarray(mesh.parts[hemi].faces)
+        _label_surface_maps(ax, coordinates, _vertex_normals(coordinates, faces), data, order,
+                            draw_colors)
     _zoom_3d(fig, 1.45)
     if title is not None:
         fig.suptitle(title)
