@@ -210,11 +210,14 @@ class _Components:
 
     def adjacency(self):
         """Vertex adjacency of the image's mesh, the hemispheres side by side."""
-        blocks = []
-        for hemi, rows in self.parts.items():
-            n = rows.stop - rows.start
-            blocks.append(_display.mesh_adjacency(np.asarray(self.mesh.parts[hemi].faces), n))
-        return sparse.block_diag(blocks, format="csr")
+        if getattr(self, "_adjacency", None) is None:
+            blocks = []
+            for hemi, rows in self.parts.items():
+                n = rows.stop - rows.start
+                blocks.append(_display.mesh_adjacency(np.asarray(self.mesh.parts[hemi].faces),
+                                                      n))
+            self._adjacency = sparse.block_diag(blocks, format="csr")
+        return self._adjacency
 
     def shown(self, k, threshold, cluster_threshold):
         """The values of map ``k`` that a figure draws (a copy; the rest set to 0).
