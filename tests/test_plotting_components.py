@@ -587,3 +587,17 @@ def test_bad_display_options(volume_maps):
     with pytest.raises(ValueError, match=r"maps_per_panel must be a positive int, got 0"):
         plot_components_contours(volume_maps, maps_per_panel=0)
     assert plt.get_fignums() == []
+
+
+def test_label_point_inside_and_apart():
+    # a ring: its centroid is outside it, the number is written on the ring
+    angles = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    ring = 10.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    point = _display.label_point(ring)
+    assert any(np.allclose(point, p) for p in ring)
+    # away from a number already written there
+    other = _display.label_point(ring, taken=[point], min_distance=8.0)
+    assert any(np.allclose(other, p) for p in ring)
+    assert np.linalg.norm(other - point) >= 8.0
+    # no free point: the one nearest the centre all the same
+    assert np.allclose(_display.label_point(ring, taken=[point], min_distance=100.0), point)

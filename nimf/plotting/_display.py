@@ -338,10 +338,23 @@ def format_value(value):
 _OUTLINE = [patheffects.withStroke(linewidth=2.2, foreground="black")]
 
 
-def label_point(points):
-    """The point of ``points`` (n, d) nearest their centroid: always inside the region."""
+def label_point(points, taken=(), min_distance=0.0):
+    """Where to write a region's number: a point of the region near its centre.
+
+    The point of ``points`` (n, d) nearest their centroid (so always inside
+    the region, even a ring-shaped one) that lies at least ``min_distance``
+    from the points of ``taken``, so that numbers do not overlap; the point
+    nearest the centroid when there is none.
+    """
     centre = points.mean(axis=0)
-    return points[int(np.argmin(np.sum((points - centre) ** 2, axis=1)))]
+    order = np.argsort(np.sum((points - centre) ** 2, axis=1), kind="stable")
+    if len(taken) and min_distance > 0:
+        taken = np.asarray(taken, dtype=float)
+        distance = np.linalg.norm(points[order][:, None, :] - taken[None], axis=-1).min(axis=1)
+        free = np.flatnonzero(distance >= min_distance)
+        if free.size:
+            return points[order[free[0]]]
+    return points[order[0]]
 
 
 def write_label(ax, position, k, color, three_d=False):
