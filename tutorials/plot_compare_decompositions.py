@@ -125,6 +125,7 @@ for ax, (name, estimator) in zip(axes, estimators.items()):
 # In the gallery, the figures appear under the cells that draw them. Run as a
 # script, they open in windows; without a display (matplotlib's Agg backend)
 # they are saved as PNG files in the current folder.
+# sphinx_gallery_thumbnail_number = 2
 if "sphinx_gallery" not in sys.modules:
     if plt.get_backend().lower() == "agg":
         for number in plt.get_fignums():

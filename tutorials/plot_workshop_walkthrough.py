@@ -302,6 +302,7 @@ assert (W @ P).min() >= 0 and np.linalg.solve(P, H).min() >= -1e-12
 # In the gallery, the figures appear under the cells that draw them. Run as a
 # script, they open in windows; without a display (matplotlib's Agg backend)
 # they are saved as PNG files in the current folder.
+# sphinx_gallery_thumbnail_number = 3
 if "sphinx_gallery" not in sys.modules:
     if plt.get_backend().lower() == "agg":
         for number in plt.get_fignums():
