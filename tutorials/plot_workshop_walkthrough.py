@@ -120,8 +120,16 @@ from nimf.plotting import factor_order
 model = NMF(n_components=3, init="nndsvda", max_iter=1000, random_state=0)
 codes = model.fit_transform(X)
 order = factor_order(codes)
-fig, axes = plt.subplots(1, 3, figsize=(11, 4.5), gridspec_kw=dict(width_ratios=[0.3, 2, 4]))
-axes[0].imshow(cultivar[order, None], aspect="auto", interpolation="nearest", cmap="Set2")
+fig, axes = plt.subplots(1, 3, figsize=(11, 5), gridspec_kw=dict(width_ratios=[0.3, 2, 4]))
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+cultivar_colors = ["#1b9e77", "#d95f02", "#7570b3"]
+axes[0].imshow(cultivar[order, None], aspect="auto", interpolation="nearest",
+               cmap=ListedColormap(cultivar_colors), vmin=-0.5, vmax=2.5)
+fig.legend(handles=[Patch(color=color, label=f"cultivar {c}")
+                    for c, color in enumerate(cultivar_colors)],
+           loc="lower left", ncol=3, fontsize=8, frameon=False)
 axes[0].set_xticks([])
 axes[0].set_ylabel("wine (sorted by strongest component)")
 axes[0].set_title("cultivar", fontsize=9)
@@ -135,7 +143,7 @@ axes[2].set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8
 axes[2].set_yticks(range(3))
 axes[2].set_ylabel("component")
 axes[2].set_title("components H")
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.05, 1, 1))
 
 # %%
 # How well do the components match the cultivars? Each wine goes to its
