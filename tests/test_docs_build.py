@@ -10,6 +10,7 @@ under CI (``CI`` set), where that is an error.
 """
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,10 @@ def site(tmp_path_factory):
     "generated/nimf.decomposition.OnlineDictionaryLearning.html",
     "auto_examples/index.html",
     "auto_examples/plot_online_dictionary_learning.html",
+    "auto_examples/plot_resting_state_networks.html",
+    "auto_examples/plot_compare_decompositions.html",
+    "auto_examples/plot_workshop_walkthrough.html",
+    "auto_examples/plot_large_study.html",
     "cli.html",
 ])
 def test_page_exists(site, page):
@@ -145,3 +150,13 @@ def test_maths_render_offline(site):
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "cdn.jsdelivr.net" not in text and "mathjax@" not in text, page
+
+
+def test_workshop_solutions_are_folded(site):
+    html = (site / "auto_examples" / "plot_workshop_walkthrough.html").read_text(encoding="utf-8")
+    assert html.count("<details><summary>Solution</summary>") >= 3
+    assert html.count("<details>") == html.count("</details>")
+    # a solution's code sits inside its folded block
+    first = html.index("<details>")
+    folded = re.sub(r"<[^>]+>", "", html[first:html.index("</details>", first)])
+    assert "np.linalg.svd(X" in folded
