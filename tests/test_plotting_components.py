@@ -601,3 +601,19 @@ def test_label_point_inside_and_apart():
     assert np.linalg.norm(other - point) >= 8.0
     # no free point: the one nearest the centre all the same
     assert np.allclose(_display.label_point(ring, taken=[point], min_distance=100.0), point)
+
+
+def test_contours_in_callers_axes_keep_legend_and_caption_readable(volume_maps):
+    figure, axes = plt.subplots(2, 1, figsize=(8, 6))    # white background
+    for ax in axes:
+        plot_components_contours(volume_maps, figure=figure, axes=ax)
+    # one legend under each axes (not all piled at the figure's bottom), in dark text
+    legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None]
+    assert len(legends) == 2 and not figure.legends
+    for legend in legends:
+        assert [t.get_text() for t in legend.get_texts()] == ["0", "1", "2", "3"]
+        assert all(matplotlib.colors.to_rgb(t.get_color())[0] < 0.5 for t in legend.get_texts())
+    captions = [t for ax in figure.axes for t in ax.texts if t.get_gid() == "nimf-caption"]
+    assert len(captions) == 2
+    assert all(matplotlib.colors.to_rgb(t.get_color())[0] < 0.5 for t in captions)
+    plt.close(figure)

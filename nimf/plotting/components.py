@@ -540,7 +540,9 @@ def _plot_surface_contours(comps, shown, colors, view_type, title, figure, axes,
 def _write_caption(figure, text, color, *, axes=None):
     """The caption at the bottom of ``figure`` (or just under ``axes``)."""
     if axes is not None:
-        return axes.text(0.995, 0.005, text, transform=axes.transAxes, ha="right",
+        # above the caller's axes, right-aligned (the title sits inside, at the left;
+        # a legend may go under them)
+        return axes.text(1.0, 1.005, text, transform=axes.transAxes, ha="right",
                          va="bottom", fontsize=6.5, color=color, gid="nimf-caption")
     return figure.text(0.5, 0.04 / figure.get_figheight(), text, ha="center", va="bottom",
                        fontsize=7, color=color, gid="nimf-caption")
@@ -626,10 +628,18 @@ def _legend_height(n_rows):
     return 0.3 * n_rows + 0.1 if n_rows else 0.0
 
 
-def _add_legend(figure, colors, text_color, bottom=0.0, per_row=_LEGEND_PER_ROW):
+def _text_color(figure, light="0.85", dark="0.2"):
+    """A text colour readable on the figure's background."""
+    red, green, blue, _ = to_rgba(figure.get_facecolor())
+    return light if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else dark
+
+
+def _add_legend(figure, colors, text_color, bottom=0.0, per_row=_LEGEND_PER_ROW, axes=None):
     """Legend of the component numbers at the bottom of ``figure``, read row by row.
 
-    ``bottom`` (inches) is left free under it, for the caption.
+    ``bottom`` (inches) is left free under it, for the caption.  With
+    ``axes`` (a caller's axes in a figure of several), the legend goes just
+    under those axes instead.
     """
     n = len(colors)
     n_rows = _legend_rows(n, per_row)
@@ -639,9 +649,13 @@ def _add_legend(figure, colors, text_color, bottom=0.0, per_row=_LEGEND_PER_ROW)
     order = [r * n_cols + c for c in range(n_cols) for r in range(n_rows)
              if r * n_cols + c < n]
     handles = [Patch(facecolor=colors[k], edgecolor=colors[k], label=str(k)) for k in order]
-    figure.legend(handles=handles, loc="lower center", ncol=n_cols, frameon=False,
-                  fontsize="small", labelcolor=text_color, handlelength=1.2,
-                  columnspacing=1.0, bbox_to_anchor=(0.5, bottom / figure.get_figheight()))
+    style = dict(handles=handles, ncol=n_cols, frameon=False, fontsize="small",
+                 labelcolor=text_color, handlelength=1.2, columnspacing=1.0)
+    if axes is not None:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), **style)
+        return
+    figure.legend(loc="lower center", bbox_to_anchor=(0.5, bottom / figure.get_figheight()),
+                  **style)
 
 
 _CUT_PLANES = {"x": (0, (1, 2)), "y": (1, (0, 2)), "z": (2, (0, 1))}
@@ -702,13 +716,14 @@ def _plot_volume_contours(comps, shown, colors, view_type, display_mode, cut_coo
         _label_volume_maps(display, comps, shown, colors, drawn)
     drawn_in = display.frame_axes.figure
     if legend:
-        _add_legend(drawn_in, colors, text_color="white",
-                    bottom=_CAPTION_HEIGHT if caption and own_figure else 0.0)
+        _add_legend(drawn_in, colors, text_color=_text_color(drawn_in),
+                    bottom=_CAPTION_HEIGHT if caption and own_figure else 0.0,
+                    axes=None if own_figure else display.frame_axes)
     if caption:
         if own_figure:
             _write_caption(drawn_in, caption, "0.85")
         else:
-            _write_caption(drawn_in, caption, "0.85", axes=display.frame_axes)
+            _write_caption(drawn_in, caption, _text_color(drawn_in), axes=display.frame_axes)
     return display
 
 
@@ -893,8 +908,8 @@ def _contour_caption(comps, threshold, thr, cluster_threshold):
     one_sided = sum(1 for sign, hidden in sides if sign != 0 and hidden > 0)
     parts = [_display.caption(text, cluster_threshold, comps.point_name)]
     if one_sided:
-        parts.append(f"the minority sign of {one_sided} one-sided map"
-                     f"{'s' if one_sided > 1 else ''} (< 5% of its mass) not outlined")
+        parts.append(f"minority sign of {one_sided} map{'s' if one_sided > 1 else ''} "
+                     f"(< 5% of the mass) not outlined")
     return "; ".join(parts)
 
 
@@ -927,7 +942,7 @@ def _plot_volume_component(comps, k, thr, *, display_mode, cut_coords, cmap, tit
         if own_figure:
             _write_caption(drawn_in, text, "0.85")
         else:
-            _write_caption(drawn_in, text, "0.85", axes=display.frame_axes)
+            _write_caption(drawn_in, text, _text_color(drawn_in), axes=display.frame_axes)
     return display
 
 
