@@ -66,14 +66,22 @@ class Panel:
 
 
 _STYLE = """
-body { font-family: sans-serif; margin: 1.2em; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       font-size: 17px; line-height: 1.45; margin: 1.2em auto; max-width: 1500px;
+       padding: 0 1.2em; color: #222; }
+h1 { font-size: 1.7em; margin: 0.3em 0; }
 .controls { display: flex; flex-wrap: wrap; gap: 1.2em; margin-bottom: 0.8em; align-items: center; }
-.controls label { font-size: 0.9em; }
-.panels { display: flex; flex-wrap: wrap; gap: 0.8em; align-items: flex-start; }
-figure { margin: 0; }
-figcaption { font-size: 0.85em; color: #555; }
-.missing { color: #a00; font-size: 0.85em; }
+.controls label { font-size: 1em; font-weight: 600; }
+.controls select, .controls input, .controls span { font-size: 1em; }
+.controls input[type=range] { width: 16em; }
+.panels { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+/* each image fills its share of the page, up to a width at which it stays readable */
+figure { margin: 0; flex: 1 1 640px; max-width: 1200px; }
+figure img { width: 100%; height: auto; }
+figcaption { font-size: 0.95em; color: #333; }
+.missing { color: #a00; font-size: 0.95em; }
 """
+
 
 _SCRIPT = """
 (function () {
