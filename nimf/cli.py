@@ -222,7 +222,8 @@ def _write_outputs(folder, estimator, summary, title, parameters=None, inputs=No
     contour = os.path.join(folder, "contours.png")
     plot_components_contours(estimator.components_img_, title=title, output_file=contour)
     pngs = save_component_images(estimator.components_img_, folder)
-    ComponentBrowser(estimator).save_html(os.path.join(folder, "browser.html"), title=title)
+    ComponentBrowser(estimator, dpi=100).save_html(os.path.join(folder, "browser.html"),
+                                                  title=title)
     write_html_report(folder, title=title, summary=summary, parameters=parameters,
                       inputs=inputs, links={"component browser": "browser.html"},
                       explained_variance=estimator.explained_variance_, contour_png=contour,
