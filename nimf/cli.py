@@ -1,15 +1,21 @@
 """The ``nimf`` command line.
 
-``nimf demo``
+``nimf demo`` (or ``nimf demo fmri``)
     nimf's main job on built-in data: generates a synthetic resting-state study
     (planted networks in MNI space), extracts the networks with
     :class:`nimf.neuro.DictLearning`, and writes the maps
-    (``components.nii.gz``), a contour figure, one image per map and an HTML
-    report.  ``nimf demo --matrix`` runs the array learner on a matrix with
-    planted sparse components instead.
+    (``components.nii.gz``), a contour figure, one image per map, an HTML
+    report and the component browser; prints the fit time and the total wall
+    time.  ``nimf demo matrix`` runs the array learner on a matrix with planted
+    sparse components instead, ``nimf demo ratings`` completes generated
+    MovieLens-like ratings.
 ``nimf decompose IMGS... --n-components K [--mask M] --out DIR``
     the same on your own 4D images, or on surface data on fsaverage5 (GIFTI files
-    paired by ``hemi-L`` / ``hemi-R`` in their names; maps written per hemisphere).
+    paired by ``hemi-L`` / ``hemi-R`` in their names; maps written per hemisphere),
+    or on a study masked by ``nimf mask``; also writes each subject's time
+    courses (``<entities>_desc-timecourses_timeseries.tsv``, BIDS style) and
+    ``summary.json`` (parameters, inputs with their sha256, versions, timings,
+    explained variance).
 ``nimf mask IMGS... --out STUDY.zarr [--mask M] [--append] [--scheduler ADDRESS]``
     masks and cleans 4D (or surface) images once into a study on disk (a zarr
     store, :func:`nimf.neuro.mask_study`) that the learners stream; ``--append``
@@ -19,7 +25,9 @@
     matrix completion of a ratings file (MovieLens ``u.data``, ``ratings.dat``,
     ``ratings.csv`` or any CSV): held-out RMSE against the biases-only model, the
     model (``model.npz``) and every user's top items (``recommendations.csv``).
-    ``nimf demo --ratings`` does the same on generated MovieLens-like ratings.
+
+``nimf COMMAND --help`` shows every option with its default; ``nimf --version``
+prints the version.
 
 Nothing is written when the inputs are invalid, and a failed run leaves no
 partial output: a result is written to a new folder next to ``--out`` and
