@@ -255,6 +255,14 @@ def test_decompose_surface_gifti_pairs(tmp_path, capsys):
     names = set(os.listdir(out))
     assert {"components_hemi-L.func.gii", "components_hemi-R.func.gii", "contours.png",
             "report.html", "browser.html", "component_02.png"} <= names
+    # one time-course table per subject (its two hemispheres), both files checksummed
+    for s in (1, 2):
+        values = np.loadtxt(out / f"sub-0{s}_desc-timecourses_timeseries.tsv", delimiter="\t",
+                            skiprows=1, ndmin=2)
+        assert values.shape == (40, 3)
+    recorded = {os.path.basename(f["path"])
+                for f in json.loads((out / "summary.json").read_text())["inputs"]["files"]}
+    assert recorded == {f"sub-0{s}_hemi-{h}_bold.func.gii" for s in (1, 2) for h in "LR"}
     from nilearn.surface import load_surf_data
 
     left = np.asarray(load_surf_data(out / "components_hemi-L.func.gii"))
