@@ -171,6 +171,17 @@ def test_nimf_decompose_takes_a_study(study, tmp_path):
     assert main(["decompose", study.path, "--n-components", "5", "--out", str(out),
                  "--n-epochs", "2", "--t-r", "2"]) == 0
     assert (out / "components.nii.gz").exists() and (out / "report.html").exists()
+    # each subject's time courses, named after the subject, and the record of the inputs
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    subjects = MaskedStudy.open(study.path).subjects
+    assert [t["input"] for t in summary["time_courses"]] == [s["name"] for s in subjects]
+    for entry, subject in zip(summary["time_courses"], subjects):
+        values = np.loadtxt(out / entry["file"], delimiter="\t", skiprows=1, ndmin=2)
+        assert entry["file"].endswith("_desc-timecourses_timeseries.tsv")
+        assert values.shape == (subject["n_scans"], 5)
+    assert [f["sha256"] for f in summary["inputs"]["files"]] == [s["sha256"] for s in subjects]
     # masking options that disagree with the study: an error, nothing written
     assert main(["decompose", study.path, "--n-components", "5", "--out",
                  str(tmp_path / "o2"), "--smoothing-fwhm", "8"]) == 2

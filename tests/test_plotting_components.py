@@ -239,8 +239,36 @@ def test_html_report(volume_maps, tmp_path):
     assert text.count("<img") == len(sources) == n + 2
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<style>" in text and "<link" not in text
+    # each component's share, in percent as everywhere nimf prints it
     for k in range(n):
-        assert f"explained variance {variance[k]:.4g}" in text
+        assert f"explains {100 * variance[k]:.1f}% of the variance alone" in text
+
+
+def test_html_report_parameters_inputs_and_links(tmp_path, volume_maps):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    contour = figures / "contours.png"
+    plot_components_contours(volume_maps, output_file=contour)
+    inputs = [{"path": "/data/sub-01 <bold>.nii.gz", "sha256": "ab" * 32, "bytes": 12,
+               "what": "image"}, {"path": "mask.nii.gz"}]
+    path = write_html_report(tmp_path / "r", title="t", summary={"a": 1},
+                             parameters={"n_components": 20, "t_r": 2.0, "mask": None},
+                             inputs=inputs, contour_png=contour,
+                             links={"component browser": "browser.html"})
+    text = open(path, encoding="utf-8").read()
+    # a real link, relative to the report
+    assert re.search(r'<a href="browser.html">component browser</a>', text)
+    assert "<th>n_components</th><td>20</td>" in text and "<th>t_r</th><td>2</td>" in text
+    assert html.escape("/data/sub-01 <bold>.nii.gz") in text and "ab" * 32 in text
+    assert "<td>mask.nii.gz</td>" in text
+    # the figures fill the page up to a maximum width
+    assert re.search(r"img\.contours \{ width: 100%; max-width: \d+px; \}", text)
+    with pytest.raises(ValueError, match="inputs must be dicts with a 'path' key"):
+        write_html_report(tmp_path, title="t", summary={}, inputs=["a.nii"])
+    with pytest.raises(ValueError, match="links must be a dict"):
+        write_html_report(tmp_path, title="t", summary={}, links={"browser": None})
+    with pytest.raises(ValueError, match="parameters must be a dict"):
+        write_html_report(tmp_path, title="t", summary={}, parameters=[1])
 
 
 def test_html_report_minimal(tmp_path):

@@ -299,32 +299,33 @@ def render_stability_summary(result, rank, component=None, *, dpi=DPI):
     scores = stability_scores(result, rank)
     n_seeds = sim.shape[0]
     best = int(result.best_seeds[i])
-    fig = new_figure(10.5, 3.0)
+    fig = new_figure(10.5, 3.4)
     ax_sim = fig.add_axes([0.05, 0.17, 0.22, 0.68])
     image = ax_sim.imshow(sim, vmin=min(0.0, float(sim.min())), vmax=1.0, cmap="viridis")
     ticks = [f"{s}*" if s == best else str(s) for s in range(n_seeds)]
-    ax_sim.set_xticks(range(n_seeds), ticks, fontsize="small")
-    ax_sim.set_yticks(range(n_seeds), ticks, fontsize="small")
-    ax_sim.set_xlabel("seed (* best fit)", fontsize="small")
-    ax_sim.set_title(f"similarity between fits, rank {rank}", fontsize="medium")
+    ax_sim.set_xticks(range(n_seeds), ticks, fontsize="medium")
+    ax_sim.set_yticks(range(n_seeds), ticks, fontsize="medium")
+    ax_sim.set_xlabel("seed (* best fit)", fontsize="medium")
+    ax_sim.set_title(f"similarity between fits, rank {rank}", fontsize="large")
     if n_seeds <= 8:
         for a in range(n_seeds):
             for b in range(n_seeds):
                 ax_sim.text(b, a, f"{sim[a, b]:.2f}", ha="center", va="center",
-                            fontsize="x-small", color="white" if sim[a, b] < 0.7 else "black")
-    fig.colorbar(image, ax=ax_sim, fraction=0.05, pad=0.03)
+                            fontsize="small", color="white" if sim[a, b] < 0.7 else "black")
+    bar = fig.colorbar(image, ax=ax_sim, fraction=0.05, pad=0.03)
+    bar.set_label("similarity", fontsize="medium")
 
     ax_bar = fig.add_axes([0.38, 0.17, 0.27, 0.68])
     order = np.argsort(-scores, kind="stable")
     bar_colors = ["C3" if k == component else "C0" for k in order]
     ax_bar.bar(np.arange(len(order)), scores[order], color=bar_colors)
     ax_bar.set_xticks(np.arange(len(order)), [str(k) for k in order],
-                      fontsize="x-small" if len(order) > 12 else "small")
+                      fontsize="small" if len(order) > 12 else "medium")
     ax_bar.set_ylim(min(0.0, float(scores.min()) - 0.05), 1.05)
-    ax_bar.set_xlabel("component (sorted)", fontsize="small")
-    ax_bar.set_ylabel("stability score", fontsize="small")
+    ax_bar.set_xlabel("component (sorted)", fontsize="medium")
+    ax_bar.set_ylabel("stability score", fontsize="medium")
     ax_bar.set_title(f"mean similarity {float(np.mean(result.similarity[i])):.3f}",
-                     fontsize="medium")
+                     fontsize="large")
 
     ax_curve = fig.add_axes([0.74, 0.17, 0.24, 0.68])
     ranks = np.asarray(result.ranks)
@@ -336,8 +337,8 @@ def render_stability_summary(result, rank, component=None, *, dpi=DPI):
     ax_curve.axvline(rank, color="k", linestyle=":")
     ax_curve.plot([rank], [instability[i]], "o", color="k")
     ax_curve.set_xticks(ranks)
-    ax_curve.set_xlabel("rank", fontsize="small")
-    ax_curve.set_title(f"instability {instability[i]:.3f} at rank {rank}", fontsize="medium")
+    ax_curve.set_xlabel("rank", fontsize="medium")
+    ax_curve.set_title(f"instability {instability[i]:.3f} at rank {rank}", fontsize="large")
     return figure_png(fig, dpi)
 
 
@@ -398,7 +399,8 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
                         surf_mesh=mesh, stat_map=maps.hemi(hemi, s).astype(float),
                         bg_map=bg[hemi], hemi=hemi, view="lateral", cmap=cmap,
                         threshold=threshold, vmin=vmin, vmax=vmax,
-                        symmetric_cbar=vmin == -vmax, colorbar=False, axes=ax, figure=fig)
+                        symmetric_cbar=vmin == -vmax, colorbar=h == len(hemis) - 1,
+                        axes=ax, figure=fig)
                 if h == 0:
                     ax.set_title(titles[s], fontsize="small")
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.35 / height, wspace=0,
@@ -410,8 +412,9 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
     fig = new_figure(5.6, 1.75 * n_seeds, facecolor="black")
     for s in range(n_seeds):
         axes = fig.add_axes([0.0, 1 - (s + 1) / n_seeds, 1.0, 0.9 / n_seeds])
+        # each version with its colour scale: the seeds' loadings differ in size
         _draw_volume_map(maps, s, float(thresholds[s]), "ortho", peak, "RdBu_r", fig, axes,
-                         titles[s], colorbar=False, annotate=False)
+                         titles[s], colorbar=True, annotate=False)
     return figure_png(fig, dpi)
 
 
