@@ -438,7 +438,7 @@ def test_spca_debias_keeps_the_zero_pattern(sparse_data):
     debiased = _spca(sparse_data, debias=True).components_
     np.testing.assert_array_equal(raw == 0, debiased == 0)
     assert not np.allclose(raw, debiased)
-    # the relaxed lasso fits the training data at least as well on the same support
+    # both normalised to unit rows
     for V in (raw, debiased):
         np.testing.assert_allclose(np.linalg.norm(V, axis=1), 1.0)
 
