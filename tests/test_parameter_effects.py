@@ -716,3 +716,72 @@ def test_cp_callback_stops(tensor):
     seen = []
     est = _cp(callback=lambda n, w, f: seen.append(n) or n == 3).fit(tensor)
     assert seen == [1, 2, 3] and est.n_iter_ == 3
+
+
+# ========================================================= image estimators
+@pytest.fixture(scope="module")
+def rest_study():
+    from nimf.datasets import make_rest_study
+
+    return make_rest_study(n_subjects=2, n_scans=40, n_networks=3, resolution=8,
+                           random_state=0)
+
+
+def _maps(cls_name, study, **kw):
+    import nimf.neuro as neuro
+
+    params = dict(n_components=3, mask=study.mask_img, random_state=0)
+    params.update(kw)
+    return getattr(neuro, cls_name)(**params).fit(study.func)
+
+
+@pytest.mark.parametrize("cls_name,param,values", [
+    ("DictLearning", "alpha", (0.5, 40.0)),
+    ("NMF", "alpha_H", (0.0, 0.1)),
+    ("SparsePCA", "alpha", (0.2, 5.0)),
+])
+def test_image_estimators_larger_penalty_gives_sparser_maps(rest_study, cls_name, param,
+                                                           values):
+    epochs = {"NMF": dict(max_iter=100)}.get(cls_name, dict(n_epochs=2))
+    weak, strong = (_maps(cls_name, rest_study, **{param: v}, **epochs).components_
+                    for v in values)
+    assert _zeros(strong) > _zeros(weak) + 0.05
+
+
+def test_image_estimators_positivity_and_semi(rest_study):
+    dl = _maps("DictLearning", rest_study, positive=True, n_epochs=1)
+    assert dl.components_.min() >= 0
+    nmf = _maps("NMF", rest_study, max_iter=30)
+    assert nmf.components_.min() >= 0
+    # semi=False: the cleaned (signed) data are refused, saying why
+    with pytest.raises(ValueError, match="semi=False"):
+        _maps("NMF", rest_study, semi=False, max_iter=5)
+
+
+def test_image_estimators_reduction_ratio_and_epochs(rest_study):
+    full = _maps("DictLearning", rest_study, n_epochs=1)
+    half = _maps("DictLearning", rest_study, n_epochs=1, reduction_ratio=0.5)
+    assert not np.allclose(full.components_, half.components_)
+    assert _maps("SparsePCA", rest_study, n_epochs=2).n_iter_ <= 2
+    same = [_maps("SparsePCA", rest_study, n_epochs=1, random_state=5).components_
+            for _ in range(2)]
+    np.testing.assert_array_equal(same[0], same[1])
+    other = _maps("SparsePCA", rest_study, n_epochs=1, random_state=6).components_
+    assert not np.allclose(same[0], other)
+
+
+def test_image_explained_variance_recomputed(rest_study):
+    """``explained_variance_``: 1 - var(X - (X c) c^T) / var(X) per unit map c, on
+    the cleaned training data, in decreasing order."""
+    from nilearn.maskers import MultiNiftiMasker
+
+    dl = _maps("DictLearning", rest_study, n_epochs=1)
+    masker = MultiNiftiMasker(mask_img=rest_study.mask_img, smoothing_fwhm=4,
+                              standardize="zscore_sample", detrend=True).fit()
+    X = np.vstack(masker.transform(rest_study.func))
+    expected = []
+    for c in dl.components_:
+        c = c / np.linalg.norm(c)
+        expected.append(1 - np.var(X - np.outer(X @ c, c)) / np.var(X))
+    np.testing.assert_allclose(dl.explained_variance_, expected, rtol=2e-3, atol=2e-4)
+    assert np.all(np.diff(dl.explained_variance_) <= 0)
