@@ -877,8 +877,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     optimality violation has dropped 1000-fold or the float32 objective
     stalls; at least the last two iterations, and the stopping test, are in
     float64, so the result is a float64 solution.  ``loss_curve_`` values of
-    the float32 iterations are accurate to float32 round-off.  The copy is
-    skipped when it would exceed 2 GiB.
+    the float32 iterations are accurate to float32 round-off.  The default
+    NNDSVD start is computed on the same copy.  The copy is skipped when it
+    would exceed 2 GiB.
 
     References
     ----------
