@@ -7,7 +7,11 @@ max_iter=200); nimf records (time, W, H) after every iteration and we report
 when it first reaches scikit-learn's final reconstruction error.  Numba is
 warmed up first; each timing is the best of ``--repeats`` runs.
 
-    python benchmarks/bench_nmf_vs_sklearn.py [--repeats 3] [--float32]
+``--clock cpu`` times by the CPU time of the calling thread, with BLAS
+limited to one thread (so that every computation of both libraries runs in
+that thread): steadier than wall time when other processes load the machine.
+
+    python benchmarks/bench_nmf_vs_sklearn.py [--repeats 3] [--float32] [--clock wall|cpu]
 """
 
 import argparse
@@ -22,6 +26,10 @@ from sklearn.exceptions import ConvergenceWarning
 from nimf.decomposition.nmf import NMF, nndsvd
 
 
+# wall time, or (--clock cpu) the CPU time of the calling thread
+CLOCK = [time.perf_counter]
+
+
 def make_data(n=2000, p=1500, k=20, density=0.2, noise=0.01, seed=0):
     rng = np.random.RandomState(seed)
     W = rng.rand(n, k) * (rng.rand(n, k) < density)
@@ -33,18 +41,18 @@ def make_data(n=2000, p=1500, k=20, density=0.2, noise=0.01, seed=0):
 
 def run_sklearn(X, W0, H0, k):
     est = SklearnNMF(k, init="custom", solver="cd")
-    t0 = time.perf_counter()
+    t0 = CLOCK[0]()
     W = est.fit_transform(X, W=W0.copy(), H=H0.copy())
-    elapsed = time.perf_counter() - t0
+    elapsed = CLOCK[0]() - t0
     return elapsed, np.linalg.norm(X - W @ est.components_), est.n_iter_
 
 
 def run_nimf_trace(X, W0, H0, k, max_iter):
     trace = []
-    t0 = time.perf_counter()
+    t0 = CLOCK[0]()
 
     def record(n_iter, W, H):
-        trace.append((time.perf_counter() - t0, W.copy(), H.copy()))
+        trace.append((CLOCK[0]() - t0, W.copy(), H.copy()))
 
     NMF(k, init="custom", tol=0, max_iter=max_iter, callback=record).fit(
         X, W=W0.copy(), H=H0.copy())
@@ -55,7 +63,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--float32", action="store_true")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or the CPU time of this thread with one BLAS thread")
     args = parser.parse_args()
+    if args.clock == "cpu":
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+        CLOCK[0] = time.thread_time
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     X = make_data()
@@ -85,9 +100,9 @@ def main():
     t_hit = min(hit_times) if hit_times else float("nan")
 
     est = NMF(k, init="custom")
-    t0 = time.perf_counter()
+    t0 = CLOCK[0]()
     W = est.fit_transform(X, W=W0.copy(), H=H0.copy())
-    t_default = time.perf_counter() - t0
+    t_default = CLOCK[0]() - t0
     err_default = np.linalg.norm(X - W @ est.components_)
 
     print(f"data {X.shape} {X.dtype}, {k} components, same NNDSVDa init, "

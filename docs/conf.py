@@ -14,7 +14,9 @@ Two environment variables (or ``-D`` options) make the build fit a machine:
   downloaded nor found there is left out (offline builds stay free of
   warnings; its names are then printed without links).
 """
+import importlib.util
 import os
+import shutil
 import sys
 import urllib.request
 from pathlib import Path
@@ -99,8 +101,42 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+# -- Maths, offline ------------------------------------------------------------------
+# MathJax 3 ships inside the ``sphinx-mathjax-offline`` package (the ``docs`` extra): its
+# files are copied next to the pages, so that formulas render without a network (a
+# workshop room, a laptop on a train). Only the TeX-to-HTML bundle and the parts it loads
+# on demand are copied (fonts, TeX extensions, menu and accessibility, ~9 MB).
+_MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+_MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "a11y", "ui", "sre")
+mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _mathjax_source():
+    spec = importlib.util.find_spec(_MATHJAX_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"the documentation renders its maths offline with MathJax from the Python "
+            f"package {_MATHJAX_PACKAGE!r}, which is not installed: pip install '.[docs]'")
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    source = _mathjax_source()
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for part in _MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / part, target / part)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    _mathjax_source()  # fail at the start of a build, not after it
+    app.connect("build-finished", _copy_mathjax)
 
 
 # -- Gallery --------------------------------------------------------------------

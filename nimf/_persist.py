@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from ._files import write_atomically
+
 __all__ = ["save_model", "load_model"]
 
 FORMAT_VERSION = 1
@@ -58,8 +60,9 @@ def save_model(estimator, path):
         A fitted estimator (for instance ``OnlineDictionaryLearning``).
     path : str or path-like
         Destination.  ``.npz`` is appended if missing.  The file is written
-        to a temporary name first and renamed, so an existing file is never
-        left half written.
+        to a temporary file in the same folder first and renamed when complete,
+        so an existing file is never left half written, and a failed write
+        leaves no temporary file behind.
 
     Returns
     -------
@@ -108,9 +111,9 @@ def save_model(estimator, path):
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
-    tmp = path + ".tmp.npz"
-    np.savez_compressed(tmp, __header__=np.array(json.dumps(header)), **arrays)
-    os.replace(tmp, path)
+    # a temporary file beside, renamed when complete (and removed if the write fails)
+    write_atomically(path, lambda handle: np.savez_compressed(
+        handle, __header__=np.array(json.dumps(header)), **arrays))
     return path
 
 

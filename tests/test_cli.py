@@ -1,4 +1,7 @@
 """The nimf command line: outputs written, nothing left behind on failure."""
+import argparse
+import hashlib
+import json
 import os
 import re
 
@@ -35,21 +38,35 @@ def test_demo_writes_maps_figures_and_report(tmp_path, capsys):
     assert maps.shape[-1] == 4
     report = (out / "report.html").read_text()
     assert "recovery of planted networks" in report
+    assert '<a href="browser.html">' in report
     printed = capsys.readouterr().out
     assert "recovery of the planted networks" in printed
+    # the explained variance printed as in the report: one figure, one format
+    train, heldout = re.search(r"explained variance \(all maps\): ([0-9.]+%) of the training "
+                               r"subjects, ([0-9.]+%) of the held-out subject", printed).groups()
+    assert f"<td>{train}</td>" in report and f"<td>{heldout}</td>" in report
+    # the total wall time beside the fit time, and the fit is a part of it (printed
+    # to 0.1 s: a fit this small may print as 0.0)
+    total, fit = map(float, re.search(r"Total wall time ([0-9.]+) s; fitting took ([0-9.]+) s",
+                                      printed).groups())
+    assert 0 < total and 0 <= fit <= total
     # nothing but the output folder was created next to it
     assert sorted(os.listdir(tmp_path)) == ["demo"]
 
 
-def test_matrix_demo(tmp_path, capsys):
-    code = main(["demo", "--matrix", "--n-samples", "300", "--n-features", "600",
-                 "--n-components", "3", "--reduction", "3", "--out", str(tmp_path / "m")])
+@pytest.mark.parametrize("how", [["demo", "matrix"], ["demo", "--matrix"]])
+def test_matrix_demo(tmp_path, capsys, how):
+    # 'nimf demo --matrix' of the first versions still runs the matrix demo
+    code = main(how + ["--n-samples", "300", "--n-features", "600",
+                       "--n-components", "3", "--reduction", "3", "--out", str(tmp_path / "m")])
     assert code == 0
     assert "recovery of the planted components" in capsys.readouterr().out
     assert (tmp_path / "m" / "components.png").exists()
 
 
-def test_decompose_on_files_and_globs(small_study, tmp_path):
+def test_decompose_on_files_and_globs(small_study, tmp_path, capsys):
+    from nimf.neuro import DictLearning
+
     study, folder = small_study
     mask = tmp_path / "mask.nii.gz"
     nibabel.save(study.mask_img, mask)
@@ -57,9 +74,86 @@ def test_decompose_on_files_and_globs(small_study, tmp_path):
     code = main(["decompose", str(folder / "sub-*_bold.nii.gz"), "--n-components", "3",
                  "--mask", str(mask), "--t-r", "2", "--out", str(out)])
     assert code == 0
+    printed = capsys.readouterr().out
     assert nibabel.load(out / "components.nii.gz").shape[-1] == 3
     assert (out / "report.html").exists() and (out / "component_02.png").exists()
     assert (out / "browser.html").exists()
+
+    # the same model, fitted here: the command's time courses are its transform
+    images = [str(folder / "sub-01_bold.nii.gz"), str(folder / "sub-02_bold.nii.gz")]
+    model = DictLearning(n_components=3, mask=str(mask), t_r=2.0, smoothing_fwhm=4.0,
+                         alpha=10.0, n_epochs=10, reduction=12.0, random_state=0).fit(images)
+    np.testing.assert_array_equal(np.asarray(nibabel.load(out / "components.nii.gz").dataobj),
+                                  np.asarray(model.components_img_.dataobj))
+    expected = model.transform(images)
+    for i, name in enumerate(["sub-01", "sub-02"]):
+        table = out / f"{name}_desc-timecourses_timeseries.tsv"
+        header = table.read_text().splitlines()[0].split("\t")
+        assert header == ["component_000", "component_001", "component_002"]
+        values = np.loadtxt(table, delimiter="\t", skiprows=1, ndmin=2)
+        assert values.shape == (60, 3) == expected[i].shape
+        # written with the digits that read back exactly in the data's float type
+        np.testing.assert_array_equal(values.astype(expected[i].dtype), expected[i])
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["command"] == "nimf decompose"
+    assert summary["parameters"]["n_components"] == 3 and summary["parameters"]["t_r"] == 2.0
+    assert summary["parameters"]["seed"] == 0 and summary["parameters"]["alpha"] == 10.0
+    assert summary["estimator"]["params"]["random_state"] == 0
+    files = {entry["path"]: entry for entry in summary["inputs"]["files"]}
+    for path in images + [str(mask)]:
+        entry = files[os.path.abspath(path)]
+        with open(path, "rb") as f:
+            assert entry["sha256"] == hashlib.sha256(f.read()).hexdigest()
+        assert entry["bytes"] == os.path.getsize(path)
+    assert files[os.path.abspath(mask)]["what"] == "mask"
+    import nilearn
+    import sklearn
+
+    import nimf
+    versions = summary["versions"]
+    assert versions["nimf"] == nimf.__version__ and versions["numpy"] == np.__version__
+    assert versions["nilearn"] == nilearn.__version__
+    assert versions["scikit-learn"] == sklearn.__version__
+    assert re.fullmatch(r"3\.\d+\.\d+.*", versions["python"])
+    timings = summary["timings_s"]
+    assert {"fit (masking, cleaning and learning)", "time courses (transform)",
+            "explained variance (score)", "figures, report and browser", "total"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())
+    assert timings["total"] >= timings["fit (masking, cleaning and learning)"]
+    assert [t["file"] for t in summary["time_courses"]] == [
+        "sub-01_desc-timecourses_timeseries.tsv", "sub-02_desc-timecourses_timeseries.tsv"]
+
+    # one explained-variance figure: the model's score on the images, printed, reported
+    # and recorded the same way
+    ev = summary["explained_variance"]
+    assert ev["total"] == pytest.approx(model.score(images), rel=1e-6)
+    np.testing.assert_allclose(ev["per_component"], model.explained_variance_, rtol=1e-6)
+    shown = f"{100 * ev['total']:.1f}%"
+    assert f"together they explain {shown} of the variance" in printed
+    report = (out / "report.html").read_text()
+    assert f"<td>{shown}</td>" in report
+    assert len(re.findall(r"\b0\.\d{3,}\b", report.split("<h2>Inputs")[0])) == 0
+    # the report lists the parameters and the inputs, and links the browser page
+    assert re.search(r'<a href="browser.html">[^<]+</a>', report)
+    assert "<h2>Parameters</h2>" in report and "<th>n_components</th><td>3</td>" in report
+    for path in images:
+        assert os.path.abspath(path) in report and files[os.path.abspath(path)]["sha256"] in report
+
+
+def test_time_course_names_follow_bids():
+    from nimf.cli import _time_course_names
+
+    assert _time_course_names([
+        "/data/sub-01/func/sub-01_task-rest_space-MNI_desc-preproc_bold.nii.gz",
+        "sub-02_hemi-L_bold.func.gii", "rest_run1.nii", "sub-03_task-rest_bold.nii.gz",
+        "other/sub-03_task-rest_bold.nii.gz"]) == [
+        "sub-01_task-rest_space-MNI_desc-timecourses_timeseries.tsv",
+        "sub-02_desc-timecourses_timeseries.tsv",
+        "rest_run1_desc-timecourses_timeseries.tsv",
+        # two inputs of one name: told apart by their position
+        "sub-03_task-rest_idx-4_desc-timecourses_timeseries.tsv",
+        "sub-03_task-rest_idx-5_desc-timecourses_timeseries.tsv"]
 
 
 def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
@@ -85,7 +179,7 @@ def test_decompose_failures_leave_nothing(small_study, tmp_path, capsys):
 
 def test_ratings_demo(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["demo", "--ratings", "--n", "3", "--out", str(out)]) == 0
+    assert main(["demo", "ratings", "--n", "3", "--out", str(out)]) == 0
     assert sorted(os.listdir(out)) == [".nimf-result.json", "model.npz", "recommendations.csv",
                                        "summary.json"]
     printed = capsys.readouterr().out
@@ -162,6 +256,14 @@ def test_decompose_surface_gifti_pairs(tmp_path, capsys):
     names = set(os.listdir(out))
     assert {"components_hemi-L.func.gii", "components_hemi-R.func.gii", "contours.png",
             "report.html", "browser.html", "component_02.png"} <= names
+    # one time-course table per subject (its two hemispheres), both files checksummed
+    for s in (1, 2):
+        values = np.loadtxt(out / f"sub-0{s}_desc-timecourses_timeseries.tsv", delimiter="\t",
+                            skiprows=1, ndmin=2)
+        assert values.shape == (40, 3)
+    recorded = {os.path.basename(f["path"])
+                for f in json.loads((out / "summary.json").read_text())["inputs"]["files"]}
+    assert recorded == {f"sub-0{s}_hemi-{h}_bold.func.gii" for s in (1, 2) for h in "LR"}
     from nilearn.surface import load_surf_data
 
     left = np.asarray(load_surf_data(out / "components_hemi-L.func.gii"))
@@ -335,3 +437,88 @@ def test_a_held_out_set_left_empty_is_described(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--test-size 0.2 held out no rating" in err and "--test-size 0" in err
     assert "got none" not in err
+
+
+# ------------------------------------------------------------ help, version, usage
+def _parsers(parser, name="nimf"):
+    """Every parser of the command, by its command line."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_option_has_help_and_shows_its_default():
+    from nimf.cli import build_parser
+
+    seen = 0
+    for name, parser in _parsers(build_parser()):
+        text = " ".join(parser.format_help().split())
+        for action in parser._actions:
+            if not action.option_strings or action.dest in ("help", "version"):
+                continue
+            seen += 1
+            flag = action.option_strings[-1]
+            assert action.help, f"{name} {flag} has no help text"
+            if action.required or action.default is False:
+                continue  # required options and on/off flags have no default to show
+            if action.default is None:
+                # the help says what happens when the option is not given
+                assert "default:" in action.help, f"{name} {flag}: {action.help!r}"
+            else:
+                assert f"(default: {action.default})" in text, f"{name} {flag}"
+    assert seen > 60
+
+
+@pytest.mark.parametrize("command,flag,unit", [
+    ("decompose", "--t-r SECONDS", "in seconds"), ("decompose", "--max-time SECONDS", "seconds"),
+    ("decompose", "--smoothing-fwhm MM", "in mm"), ("mask", "--low-pass HZ", "in Hz"),
+    ("mask", "--high-pass HZ", "in Hz"), ("mask", "--t-r SECONDS", "in seconds"),
+    ("demo fmri", "--resolution MM", "in mm")])
+def test_help_states_units(capsys, command, flag, unit):
+    with pytest.raises(SystemExit) as exit_:
+        main(command.split() + ["--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    # the unit in the option's own help (before the next option)
+    assert re.search(re.escape(flag) + r" (?:(?! --\w).)*" + re.escape(unit), text), text
+
+
+def test_version(capsys):
+    import nimf
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nimf {nimf.__version__}"
+
+
+def test_bare_nimf_prints_its_usage_once(capsys):
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("usage:") == 1 and captured.err == ""
+    for command in ("demo", "decompose", "mask", "recommend"):
+        assert re.search(rf"^\s+{command}\b", captured.out, re.M)
+
+
+def _help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv + ["--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_each_demo_has_its_own_options(capsys):
+    fmri_only, matrix_only, ratings_only = "--n-subjects", "--n-samples", "--test-size"
+    demo = _help(capsys, ["demo"])
+    assert all(name in demo for name in ("fmri", "matrix", "ratings"))
+    assert not any(flag in demo for flag in (fmri_only, matrix_only, ratings_only))
+    fmri = _help(capsys, ["demo", "fmri"])
+    assert fmri_only in fmri and matrix_only not in fmri and ratings_only not in fmri
+    matrix = _help(capsys, ["demo", "matrix"])
+    assert matrix_only in matrix and fmri_only not in matrix and ratings_only not in matrix
+    ratings = _help(capsys, ["demo", "ratings"])
+    assert ratings_only in ratings and fmri_only not in ratings and matrix_only not in ratings
+    # plain 'nimf demo' with options is the fMRI demo (the README's 'nimf demo')
+    assert _help(capsys, ["demo", "--n-subjects", "3"]) == fmri

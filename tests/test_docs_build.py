@@ -10,6 +10,7 @@ under CI (``CI`` set), where that is an error.
 """
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = {"sphinx": "sphinx", "numpydoc": "numpydoc", "sphinx_gallery": "sphinx-gallery",
-          "myst_parser": "myst-parser", "furo": "furo", "sphinxarg": "sphinx-argparse"}
+          "myst_parser": "myst-parser", "furo": "furo", "sphinxarg": "sphinx-argparse",
+          "sphinx-mathjax-offline": "sphinx-mathjax-offline"}
 
 
 # a few entries of the real inventories (name, role, page)
@@ -82,6 +84,10 @@ def site(tmp_path_factory):
     "generated/nimf.decomposition.OnlineDictionaryLearning.html",
     "auto_examples/index.html",
     "auto_examples/plot_online_dictionary_learning.html",
+    "auto_examples/plot_resting_state_networks.html",
+    "auto_examples/plot_compare_decompositions.html",
+    "auto_examples/plot_workshop_walkthrough.html",
+    "auto_examples/plot_large_study.html",
     "cli.html",
 ])
 def test_page_exists(site, page):
@@ -128,3 +134,29 @@ def test_links_to_nilearn_and_numpy(site):
     api = (site / "generated" / "nimf.decomposition.OnlineDictionaryLearning.html").read_text(
         encoding="utf-8")
     assert "https://numpy.org/doc/stable/reference/generated/numpy.ndarray.html" in api
+
+
+def test_maths_render_offline(site):
+    """MathJax is served from the site itself: no page loads it from elsewhere."""
+    guide = (site / "user_guide.html").read_text(encoding="utf-8")
+    assert 'src="_static/mathjax/tex-chtml.js' in guide
+    mathjax = site / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").stat().st_size > 100_000
+    # the fonts and the TeX extensions that the bundle loads on demand
+    assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert (mathjax / "input" / "tex" / "extensions" / "boldsymbol.js").is_file()
+    pages = list(site.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "cdn.jsdelivr.net" not in text and "mathjax@" not in text, page
+
+
+def test_workshop_solutions_are_folded(site):
+    html = (site / "auto_examples" / "plot_workshop_walkthrough.html").read_text(encoding="utf-8")
+    assert html.count("<details><summary>Solution</summary>") >= 3
+    assert html.count("<details>") == html.count("</details>")
+    # a solution's code sits inside its folded block
+    first = html.index("<details>")
+    folded = re.sub(r"<[^>]+>", "", html[first:html.index("</details>", first)])
+    assert "np.linalg.svd(X" in folded

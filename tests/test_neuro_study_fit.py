@@ -128,21 +128,29 @@ def test_nmf_streams_a_study_larger_than_memory(rest, study, monkeypatch):
 
 def test_ica_start_and_explained_variance_read_a_bounded_sample(study, monkeypatch):
     rows_read = []
-    source_read = type(study.__nimf_source__()).read
+    partial_reads = []
+    source = study.__nimf_source__()
+    source_read = type(source).read
 
     def spy(self, rows, columns, out=None, parallel=True):
         if columns is None:
             rows_read.append(len(rows))
+        else:
+            partial_reads.append((len(rows), len(columns)))
         return source_read(self, rows, columns, out=out, parallel=parallel)
 
-    monkeypatch.setattr(type(study.__nimf_source__()), "read", spy)
+    monkeypatch.setattr(type(source), "read", spy)
     monkeypatch.setattr(_ica_start, "_ICA_STORED_SCANS", 40)
     monkeypatch.setattr(_data, "_VARIANCE_SCANS", 30)
     est = DictLearning(**dict(KW, n_epochs=1)).fit(study)
-    # whole scans were read for the ICA start (40 scans: 4 chunks of 10), for the
-    # statistics of the start (200 scans) and for the explained variance (30
-    # scans), never the whole study (300 scans)
-    assert sum(rows_read) == 30 + 40 + 200
+    # whole scans were read for the ICA start (40 scans: 4 chunks of 10) and for
+    # the explained variance (30 scans), never the whole study (300 scans)
+    assert sum(rows_read) == 30 + 40
+    # the statistics of the start coded 200 scans on one draw of voxel blocks
+    # (as a step reads them), not on every voxel
+    start = [(n, cols) for n, cols in partial_reads if n == 200]
+    assert len(start) == 1
+    assert start[0][1] < source.n_features
     assert est.explained_variance_.shape == (5,)
     assert np.all(np.diff(est.explained_variance_) <= 0)
 
@@ -171,6 +179,17 @@ def test_nimf_decompose_takes_a_study(study, tmp_path):
     assert main(["decompose", study.path, "--n-components", "5", "--out", str(out),
                  "--n-epochs", "2", "--t-r", "2"]) == 0
     assert (out / "components.nii.gz").exists() and (out / "report.html").exists()
+    # each subject's time courses, named after the subject, and the record of the inputs
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    subjects = MaskedStudy.open(study.path).subjects
+    assert [t["input"] for t in summary["time_courses"]] == [s["name"] for s in subjects]
+    for entry, subject in zip(summary["time_courses"], subjects):
+        values = np.loadtxt(out / entry["file"], delimiter="\t", skiprows=1, ndmin=2)
+        assert entry["file"].endswith("_desc-timecourses_timeseries.tsv")
+        assert values.shape == (subject["n_scans"], 5)
+    assert [f["sha256"] for f in summary["inputs"]["files"]] == [s["sha256"] for s in subjects]
     # masking options that disagree with the study: an error, nothing written
     assert main(["decompose", study.path, "--n-components", "5", "--out",
                  str(tmp_path / "o2"), "--smoothing-fwhm", "8"]) == 2

@@ -462,6 +462,90 @@ def test_column_sweeps_equal_row_sweeps(dtype_, sweeps):
     np.testing.assert_allclose(R, G @ Ft - Bt, rtol=10 * tol, atol=10 * tol * np.abs(Bt).max())
 
 
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 5, 6])
+def test_products_with_X_match_matmul(dtype_, k):
+    # the matrix-vector path (float32, k <= 5) and the matrix-matrix path give
+    # the products of BLAS, into the buffers given
+    from nimf.decomposition.nmf import _GEMV_MAX_K, _times_X, _times_Xt
+
+    assert 1 <= _GEMV_MAX_K < 6
+    rng = np.random.RandomState(0)
+    X = rng.rand(70, 40).astype(dtype_)
+    A, B = rng.rand(k, 40).astype(dtype_), rng.rand(k, 70).astype(dtype_)
+    out_n, out_p = np.full((k, 70), np.nan, dtype_), np.full((k, 40), np.nan, dtype_)
+    tol = 1e-12 if dtype_ == np.float64 else 1e-5
+    got = _times_Xt(A, X, out_n)
+    assert got is out_n or np.shares_memory(got, out_n)
+    np.testing.assert_allclose(out_n, A.astype(np.float64) @ X.T.astype(np.float64), rtol=tol)
+    got = _times_X(B, X, out_p)
+    assert got is out_p or np.shares_memory(got, out_p)
+    np.testing.assert_allclose(out_p, B.astype(np.float64) @ X.astype(np.float64), rtol=tol)
+
+
+@pytest.mark.parametrize("shape", [(60, 40), (40, 60)])
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+def test_randomized_svd_matches_sklearn(shape, dtype_):
+    # the same draws and steps as scikit-learn's randomized_svd (LU power
+    # iterations), tall and wide, in X's dtype; signs may differ
+    from sklearn.utils.extmath import randomized_svd
+
+    from nimf.decomposition.nmf import _randomized_svd
+
+    rng = np.random.RandomState(1)
+    X = (rng.rand(shape[0], 6) @ rng.rand(6, shape[1]) + 0.05 * rng.rand(*shape)).astype(dtype_)
+    for n_iter in (0, 1, "auto"):
+        U, S, Vt = _randomized_svd(X, 4, n_iter, np.random.RandomState(3))
+        U_sk, S_sk, Vt_sk = randomized_svd(X, 4, n_iter=n_iter, power_iteration_normalizer="LU",
+                                           random_state=np.random.RandomState(3))
+        assert U.shape == (shape[0], 4) and S.shape == (4,) and Vt.shape == (4, shape[1])
+        assert U.dtype == dtype_ and Vt.dtype == dtype_
+        tol = 1e-8 if dtype_ == np.float64 else 2e-3
+        np.testing.assert_allclose(S, S_sk, rtol=tol)
+        np.testing.assert_allclose(np.abs(np.sum(U * U_sk, axis=0)), 1, atol=tol)
+        np.testing.assert_allclose(np.abs(np.sum(Vt * Vt_sk, axis=1)), 1, atol=tol)
+
+
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+def test_squared_norm_is_accumulated_in_float64(dtype_):
+    from nimf.decomposition.nmf import _squared_norm
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 200).astype(dtype_)
+    expected = float(np.sum(X.astype(np.float64) ** 2))
+    assert _squared_norm(X) == pytest.approx(expected, rel=1e-12)
+    # a view that is not C-ordered
+    assert _squared_norm(X[:, ::2]) == pytest.approx(
+        float(np.sum(X[:, ::2].astype(np.float64) ** 2)), rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_float64_start_is_computed_in_float32_only_with_the_float32_iterations(monkeypatch):
+    # float64 data: the NNDSVDa start comes from the float32 copy the first
+    # iterations use (close to the float64 start), and from X itself when
+    # that copy is off
+    import nimf.decomposition.nmf as nmf_module
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(80, 6) @ rng.rand(6, 50) + 0.01 * rng.rand(80, 50)
+    starts = []
+
+    def spy(X_, k, init, rng_):
+        starts.append(X_.dtype)
+        return original(X_, k, init, rng_)
+
+    original = nmf_module._initialize
+    monkeypatch.setattr(nmf_module, "_initialize", spy)
+    NMF(6, random_state=0, max_iter=5).fit(X)
+    assert starts == [np.float32]
+    monkeypatch.setattr(nmf_module, "_MIXED_PRECISION_SWITCH", 0)
+    NMF(6, random_state=0, max_iter=5).fit(X)
+    assert starts == [np.float32, np.float64]
+    W32, H32 = original(X.astype(np.float32), 6, "nndsvda", np.random.RandomState(0))
+    W64, H64 = original(X, 6, "nndsvda", np.random.RandomState(0))
+    np.testing.assert_allclose(W32 @ H32, W64 @ H64, rtol=1e-3, atol=1e-3 * X.max())
+
+
 def test_float32_warm_start_reaches_the_float64_solution(monkeypatch):
     import nimf.decomposition.nmf as nmf_module
 

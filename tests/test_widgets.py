@@ -399,6 +399,14 @@ def test_stability_viewer(tmp_path, stab, masked, study):
 
     path = viewer.save_html(tmp_path / "stability.html")
     page = open(path, encoding="utf-8").read()
+    # each panel fills the page up to 1.6 times the width it was rendered at
+    from nimf.widgets._html import _png_width
+
+    widths = re.findall(r'<figure style="max-width: (\d+)px"><img id="panel-(\w+)"', page)
+    assert [name for _, name in widths] == ["summary", "versions"]
+    summary_width = max(_png_width(viewer.summary_png(r, j)) for r in (2, 3) for j in range(r))
+    assert int(widths[0][0]) == round(1.6 * summary_width)
+    assert "figure img { width: 100%; height: auto; }" in page
     for rank in (2, 3):
         for j in range(rank):
             for png in (viewer.summary_png(rank, j), viewer.versions_png(rank, j)):

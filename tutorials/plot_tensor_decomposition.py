@@ -20,9 +20,7 @@ fits from different seeds agree, and which rank predicts held-out entries.
 # -----------------------------
 # Four assemblies: two respond on the trials of one condition each, one grows
 # along the session (learning), one fades. The counts are Poisson draws.
-import matplotlib
-
-matplotlib.use("Agg")
+import sys
 import warnings
 
 import matplotlib.pyplot as plt
@@ -112,4 +110,16 @@ trial_factor = model.transform(new_trials)
 agreement = np.corrcoef(trial_factor.ravel(), model.factors_[-1].ravel())[0, 1]
 print(f"correlation of the new trial factors with the fitted ones: {agreement:.2f}")
 assert agreement > 0.8
-plt.close("all")
+
+# %%
+# Showing or saving the figures
+# -----------------------------
+# In the gallery, the figures appear under the cells that draw them. Run as a
+# script, they open in windows; without a display (matplotlib's Agg backend)
+# they are saved as PNG files in the current folder.
+if "sphinx_gallery" not in sys.modules:
+    if plt.get_backend().lower() == "agg":
+        for number in plt.get_fignums():
+            plt.figure(number).savefig(f"tensor_decomposition_{number}.png", dpi=100)
+    else:
+        plt.show()

@@ -235,18 +235,23 @@ def enet_scale_rows(D, radius, l1_ratio):
 
     Unlike a projection this keeps the support (a dense row stays dense): it is
     how dictionaries are initialised from data samples.  Zero rows stay zero.
+    The sums are taken on the row divided by its largest magnitude, so that rows
+    of tiny (squares below the smallest float) or huge entries are scaled too.
     """
     n_rows, n = D.shape
     a = 1.0 - l1_ratio
     for j in range(n_rows):
+        top = 0.0
+        for i in range(n):
+            top = max(top, abs(D[j, i]))
+        if top == 0.0:
+            continue
         sq = 0.0
         ab = 0.0
         for i in range(n):
-            x = D[j, i]
+            x = D[j, i] / top
             sq += x * x
             ab += abs(x)
-        if sq == 0.0:
-            continue
         # solve a sq c^2 + nu ab c = radius for c > 0
         qa = a * sq
         qb = l1_ratio * ab
@@ -254,5 +259,7 @@ def enet_scale_rows(D, radius, l1_ratio):
             c = radius / qb
         else:
             c = 2.0 * radius / (qb + np.sqrt(qb * qb + 4.0 * qa * radius))
+        # c scales the row divided by top
+        c /= top
         for i in range(n):
             D[j, i] *= c

@@ -540,7 +540,8 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _start_statistics(self, source, params, gen):
         """Statistics of which the start is the solution, weighted as ``start_weight``.
 
-        A sample of at most 200 data rows is coded on the start ``D``:
+        A sample of at most 200 data rows is coded on the start ``D`` (on one
+        draw of feature blocks when subsampled, as a step codes its batch):
         ``S = A^T A / m`` and ``B = S D`` (so that the dictionary update leaves
         ``D`` where it is), counted as ``start_weight`` samples seen with every
         feature.  The batches that follow then move the statistics by their
@@ -550,14 +551,26 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         n = source.n_samples
         m = min(n, 200)
         rows = rows_from_few_chunks(n, source.row_chunk, m, gen)
-        X = np.asarray(source.take_rows(rows), dtype=state.D.dtype)
         D = state.D
-        # the rows are in the data's feature order: D is put in that order (k
-        # rows) rather than the m rows of X in the internal one
-        Dx = (state.to_original(D) if source.feature_order is None
-              and state.feature_map is not None else D)
-        A = self._solve_codes(state.G, _parallel.matmul(X, Dx.T),
-                              np.zeros((m, D.shape[0]), dtype=D.dtype), params)
+        blocks = self._blocks
+        if blocks.full:
+            X = np.asarray(source.take_rows(rows), dtype=D.dtype)
+            # the rows are in the data's feature order: D is put in that order
+            # (k rows) rather than the m rows of X in the internal one
+            Dx = (state.to_original(D) if source.feature_order is None
+                  and state.feature_map is not None else D)
+            beta = _parallel.matmul(X, Dx.T)
+        else:
+            # subsampled: the codes from one draw of feature blocks, as a step
+            # computes them (``D x`` estimated from the sampled features, the
+            # Gram matrix exact), for a ``reduction``-th of the reading
+            positions = blocks.positions(blocks.draw(gen))
+            cols = positions if state.storage_cols is None else state.storage_cols[positions]
+            X = np.asarray(source.read(rows, cols), dtype=D.dtype)
+            beta = _parallel.matmul(X, np.ascontiguousarray(D[:, positions]).T)
+            beta *= blocks.scale
+        A = self._solve_codes(state.G, beta, np.zeros((m, D.shape[0]), dtype=D.dtype),
+                              params)
         A = np.ascontiguousarray(A, dtype=D.dtype)
         state.S[:] = A.T @ A / m
         state.B[:] = _parallel.matmul(state.S, D, axis=1)

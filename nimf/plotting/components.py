@@ -37,11 +37,14 @@ import warnings
 import matplotlib.pyplot as plt
 import nibabel
 import numpy as np
-from matplotlib.colors import ListedColormap, hsv_to_rgb, to_rgba
+from matplotlib.colors import ListedColormap, to_rgba
 from matplotlib.patches import Patch
 from nibabel.affines import apply_affine
 from nilearn import datasets, image, plotting
 from nilearn.surface import InMemoryMesh, PolyMesh, SurfaceImage
+from scipy import sparse
+
+from . import _display
 
 __all__ = ["plot_components_contours", "plot_component", "save_component_images"]
 
@@ -49,12 +52,12 @@ _AUTO_PERCENT = 10.0      # "auto" keeps at most the top 10% of one map ...
 _AUTO_BUDGET = 40.0       # ... or 40% / n_components of each map on a contour figure
 _AUTO_FRACTION = 0.1      # ... and only values >= 10% of the map's peak
 _ZERO_FRACTION = 1e-6     # values below 1e-6 * peak count as zeros
-_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 _VIEW_TYPES = ("contours", "filled_contours")
 _SURF_VIEWS = ("lateral", "medial", "dorsal", "ventral", "anterior", "posterior")
 _SURF_MESHES = ("inflated", "pial", "white_matter", "sphere")
 _FSAVERAGE5_N_VERTICES = 10242
 _LEGEND_PER_ROW = 16
+_SURFACE_LEGEND_PER_ROW = 10
 
 
 # --------------------------------------------------------------------------
@@ -199,10 +202,65 @@ class _Components:
                 f"the end: the image holds {n} component maps), got {_describe(index)}")
         return int(index) % n
 
+    # ---- what is drawn ---------------------------------------------------
+
+    @property
+    def point_name(self):
+        return "voxels" if self.kind == "volume" else "vertices"
+
+    def adjacency(self):
+        """Vertex adjacency of the image's mesh, the hemispheres side by side."""
+        if getattr(self, "_adjacency", None) is None:
+            blocks = []
+            for hemi, rows in self.parts.items():
+                n = rows.stop - rows.start
+                blocks.append(_display.mesh_adjacency(np.asarray(self.mesh.parts[hemi].faces),
+                                                      n))
+            self._adjacency = sparse.block_diag(blocks, format="csr")
+        return self._adjacency
+
+    def shown(self, k, threshold, cluster_threshold):
+        """The values of map ``k`` that a figure draws (a copy; the rest set to 0).
+
+        A sign holding less than 5% of the map's absolute mass is left out
+        (see :func:`nimf.plotting._display.shown_sign`), then the values below
+        ``threshold`` in absolute value, then the clusters of fewer than
+        ``cluster_threshold`` voxels (vertices) of each sign.
+
+        Returns
+        -------
+        values : ndarray of shape (n_points,)
+        sign : {1, -1, 0}
+            The signs drawn (1 positive only, -1 negative only, 0 both).
+        hidden : float
+            Fraction of the absolute mass of the map in the sign left out.
+        """
+        values = self.data[:, k]
+        sign, hidden = _display.shown_sign(values)
+        keep = np.zeros(values.shape, dtype=bool)
+        geometry = ({"shape": self.shape} if self.kind == "volume"
+                    else {"adjacency": self.adjacency()})
+        for side in ((1.0, -1.0) if sign == 0 else (float(sign),)):
+            above = side * values >= max(threshold, 0.0)
+            above &= values != 0
+            kept, _ = _display.drop_small_clusters(above, cluster_threshold, **geometry)
+            keep |= kept
+        return np.where(keep, values, 0.0).astype(np.float32), sign, hidden
+
+    def shown_all(self, thresholds, cluster_threshold):
+        """:meth:`shown` of every map, as an array of shape (n_points, n_components)."""
+        out = np.zeros_like(self.data)
+        for k in range(self.n_components):
+            out[:, k] = self.shown(k, float(thresholds[k]), cluster_threshold)[0]
+        return out
+
     # ---- volume helpers ------------------------------------------------
 
-    def volume(self, k, absolute=False):
-        values = self.data[:, k].reshape(self.shape, order="F")
+    def volume(self, k, absolute=False, values=None):
+        """Map ``k`` (or ``values``, one per voxel) as a 3D Nifti image."""
+        if values is None:
+            values = self.data[:, k]
+        values = np.asarray(values).reshape(self.shape, order="F")
         if absolute:
             values = np.abs(values)
         return nibabel.Nifti1Image(np.asarray(values, dtype=np.float32), self.affine)
@@ -238,11 +296,8 @@ def _cut_coords_for(display_mode, xyz):
 def _component_colors(colors, n):
     """One RGBA colour per component."""
     if colors is None:
-        # golden-ratio hues: bright, and consecutive components far apart
-        hues = (np.arange(n) * _GOLDEN) % 1.0
-        sat = np.where(np.arange(n) % 3 == 2, 0.55, 0.9)
-        rgb = hsv_to_rgb(np.stack([hues, sat, np.ones(n)], axis=1))
-        return [tuple(c) + (1.0,) for c in rgb]
+        # far apart in CIELAB, and component k keeps its colour whatever n
+        return _display.distinct_colors(n)
     if isinstance(colors, str):
         try:
             cmap = plt.get_cmap(colors)
@@ -302,8 +357,15 @@ def _surface_geometry(comps, surf_mesh):
     return mesh, bg
 
 
-def _surface_axes(hemis, views, figure, axes, title, legend_rows=0):
-    """A grid of 3D axes: one row per view, one column per hemisphere."""
+_CAPTION_HEIGHT = 0.22  # inches of the line that says what a figure leaves out
+
+
+def _surface_axes(hemis, views, figure, axes, title, bottom=0.0):
+    """A grid of 3D axes: one row per view, one column per hemisphere.
+
+    ``bottom`` is the height in inches of a strip kept free under the panels
+    (legend, caption).
+    """
     n_rows, n_cols = len(views), len(hemis)
     panels = [(hemi, view) for view in views for hemi in hemis]
     if axes is not None:
@@ -316,8 +378,7 @@ def _surface_axes(hemis, views, figure, axes, title, legend_rows=0):
         figure = axes[0].get_figure()
     else:
         if figure is None:
-            height = (2.9 * n_rows + (0.35 if title is not None else 0.0)
-                      + _legend_height(legend_rows))
+            height = 2.9 * n_rows + (0.35 if title is not None else 0.0) + bottom
             figure = plt.figure(figsize=(3.6 * n_cols, height))
         elif not hasattr(figure, "add_subplot"):
             figure = plt.figure(figure)
@@ -325,27 +386,50 @@ def _surface_axes(hemis, views, figure, axes, title, legend_rows=0):
         for i in range(len(panels)):
             axes.append(figure.add_subplot(n_rows, n_cols, i + 1, projection="3d"))
         height = figure.get_figheight()
-        figure.subplots_adjust(left=0.0, right=1.0, bottom=_legend_height(legend_rows) / height,
+        figure.subplots_adjust(left=0.0, right=1.0, bottom=bottom / height,
                                top=1.0 - (0.35 if title is not None else 0.0) / height,
                                wspace=0.0, hspace=0.0)
     return figure, list(zip(panels, axes))
 
 
-def _color_range(comps, k, cmap):
+def _color_range(comps, k, cmap, shown=None):
     """Colormap and colour range of map ``k``.
 
-    A map of one sign uses the half of the colormap of that sign, so that
-    zero stays at the centre of a diverging colormap.
+    The range spans the values drawn (``shown``, see :meth:`_Components.shown`;
+    without it, the map's values of the signs drawn) and always holds zero,
+    which stays at the centre of the colormap: a value ``v`` takes the colour
+    at ``0.5 + 0.5 * v / peak`` of the colormap whatever the range.  So a map
+    drawn one-sided (of one sign, or whose other sign holds less than 5% of
+    its mass, or whose other sign stays under the threshold) uses only the
+    half of the colormap of that sign, on [0, peak]: no half of the
+    colourbar is unused; a map drawn with both signs gets a range from its
+    lowest to its highest value drawn.
     """
-    values = comps.data[:, k]
-    peak = float(comps.peaks[k]) if comps.peaks[k] > 0 else 1.0
-    tiny = _ZERO_FRACTION * peak
+    if shown is None:
+        values = comps.data[:, k]
+        sign, _ = _display.shown_sign(values)
+        shown = values if sign == 0 else np.where(sign * values > 0, values, 0.0)
+    low, high = min(float(shown.min()), 0.0), max(float(shown.max()), 0.0)
+    if low == high:  # nothing drawn: any range does
+        low, high = 0.0, (float(comps.peaks[k]) or 1.0)
     cmap = plt.get_cmap(cmap)
-    if not np.any(values < -tiny):
-        return ListedColormap(cmap(np.linspace(0.5, 1.0, 256))), 0.0, peak
-    if not np.any(values > tiny):
-        return ListedColormap(cmap(np.linspace(0.0, 0.5, 256))), -peak, 0.0
-    return cmap, -peak, peak
+    peak = max(-low, high)
+    if low == -high:
+        return cmap, low, high
+    return ListedColormap(cmap(np.linspace(0.5 + 0.5 * low / peak, 0.5 + 0.5 * high / peak,
+                                           256))), low, high
+
+
+def _style_new_colorbars(figure, before, vmin, vmax, text_color):
+    """Round ticks and the unit on the colourbars drawn since ``before`` was taken."""
+    for colorbar in _display.colorbars(figure):
+        if id(colorbar) not in before:
+            _display.style_colorbar(colorbar, vmin, vmax, text_color)
+
+
+def _component_caption(comps, k, thr, cluster_threshold, sign, hidden):
+    return _display.caption(_display.threshold_text(thr), cluster_threshold,
+                            comps.point_name, hidden=(sign, hidden))
 
 
 def _has_region(faces, mask):
@@ -353,32 +437,75 @@ def _has_region(faces, mask):
     return bool(np.any(mask[faces].sum(axis=1) >= 2))
 
 
-def _plot_surface_contours(comps, thr, colors, view_type, title, figure, axes, views,
-                           surf_mesh, legend):
+def _vertex_normals(coordinates, faces):
+    """Unit normals of the vertices of a mesh, pointing away from its centre."""
+    corners = coordinates[faces]
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(coordinates)
+    for c in range(3):
+        np.add.at(normals, faces[:, c], face_normals)
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    if np.sum(normals * (coordinates - coordinates.mean(axis=0))) < 0:
+        normals = -normals  # faces wound the other way
+    return normals
+
+
+def _camera(ax):
+    """Unit vector from the centre of a 3D axes towards its viewer."""
+    elev, azim = np.deg2rad(ax.elev), np.deg2rad(ax.azim)
+    return np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
+
+
+def _label_surface_maps(ax, coordinates, normals, shown, ks, colors):
+    """Write each map's number on its largest visible part in a 3D panel."""
+    facing = normals @ _camera(ax) > 0.3
+    for k in ks:
+        visible = (shown[:, k] != 0) & facing
+        if visible.sum() < 3:
+            continue
+        _display.write_label(ax, _display.label_point(coordinates[visible]), k, colors[k],
+                             three_d=True)
+
+
+def _surface_groups(n_components, maps_per_panel):
+    """The maps of each row of panels: near-equal groups of at most ``maps_per_panel``."""
+    n_groups = int(np.ceil(n_components / maps_per_panel))
+    return [list(g) for g in np.array_split(np.arange(n_components), n_groups)]
+
+
+def _plot_surface_contours(comps, shown, colors, view_type, title, figure, axes, views,
+                           surf_mesh, legend, maps_per_panel, label_maps, caption):
     mesh, bg = _surface_geometry(comps, surf_mesh)
-    figure, panels = _surface_axes(list(comps.parts), views, figure, axes, title,
-                                   _legend_rows(comps.n_components) if legend else 0)
-    k_all = np.arange(comps.n_components)
-    for (hemi, view), ax in panels:
-        data = comps.hemi(hemi)
-        above = np.abs(data) >= thr
+    groups = _surface_groups(comps.n_components, maps_per_panel)
+    hemis = list(comps.parts)
+    row_views = [view for _ in groups for view in views]
+    bottom = (_legend_height(_legend_rows(comps.n_components, _SURFACE_LEGEND_PER_ROW))
+              if legend else 0.0) + (
+        _CAPTION_HEIGHT if caption else 0.0)
+    figure, panels = _surface_axes(hemis, row_views, figure, axes, title,
+                                   bottom=bottom if axes is None else 0.0)
+    for i, ((hemi, view), ax) in enumerate(panels):
+        ks = groups[i // len(hemis) // len(views)]
+        data = shown[comps.parts[hemi]]
+        above = data != 0
         kwargs = dict(surf_mesh=mesh, hemi=hemi, view=view, bg_map=bg[hemi],
                       axes=ax, figure=figure)
         if view_type == "filled_contours":
-            # each vertex takes the label of the map that is highest there,
-            # relative to its peak, among the maps above threshold
-            score = np.where(above, np.abs(data) / np.maximum(comps.peaks, 1e-300), -1.0)
-            labels = np.where(above.any(axis=1), np.argmax(score, axis=1) + 1, 0)
-            cmap = ListedColormap([colors[k] for k in k_all])
+            # each vertex takes the label of the map of the panel that is highest
+            # there, relative to its peak, among the maps drawn there
+            score = np.where(above[:, ks], np.abs(data[:, ks]) / np.maximum(
+                comps.peaks[ks], 1e-300), -1.0)
+            labels = np.where(above[:, ks].any(axis=1), np.argmax(score, axis=1) + 1, 0)
+            cmap = ListedColormap([colors[k] for k in ks])
             plotting.plot_surf(surf_map=labels.astype(float), cmap=cmap,
-                               vmin=0.5, vmax=comps.n_components + 0.5, threshold=0.5,
+                               vmin=0.5, vmax=len(ks) + 0.5, threshold=0.5,
                                avg_method="median", colorbar=False, **kwargs)
         else:
             # an all-transparent map, so that nilearn paints the background
             plotting.plot_surf(surf_map=np.zeros(data.shape[0]), vmin=0.0, vmax=1.0,
                                threshold=0.5, colorbar=False, **kwargs)
         faces = np.asarray(mesh.parts[hemi].faces)
-        for k in k_all:
+        for k in ks:
             region = above[:, k]
             if not _has_region(faces, region):
                 continue
@@ -391,31 +518,62 @@ def _plot_surface_contours(comps, thr, colors, view_type, title, figure, axes, v
                 plotting.plot_surf_contours(surf_mesh=mesh, roi_map=mask.astype(int),
                                             hemi=hemi, levels=[1], colors=[colors[k]],
                                             axes=ax, figure=figure)
+        if label_maps:
+            coordinates = np.asarray(mesh.parts[hemi].coordinates, dtype=float)
+            _label_surface_maps(ax, coordinates, _vertex_normals(coordinates, faces),
+                                data, ks, colors)
+        if len(groups) > 1 and i % (len(hemis) * len(views)) == 0:
+            ax.text2D(0.02, 0.97, f"maps {ks[0]}\N{EN DASH}{ks[-1]}", transform=ax.transAxes,
+                      fontsize="small", va="top")
     if title is not None:
         # set last: nilearn copies a figure title to the axes it draws in
         figure.suptitle(title)
     if legend:
-        _add_legend(figure, colors, text_color="black")
+        _add_legend(figure, colors, text_color="black",
+                    bottom=_CAPTION_HEIGHT if caption and axes is None else 0.0,
+                    per_row=_SURFACE_LEGEND_PER_ROW)
+    if caption:
+        _write_caption(figure, caption, "0.25")
     return figure
 
 
+def _write_caption(figure, text, color, *, axes=None):
+    """The caption at the bottom of ``figure`` (or just under ``axes``)."""
+    if axes is not None:
+        # above the caller's axes, right-aligned (the title sits inside, at the left;
+        # a legend may go under them)
+        return axes.text(1.0, 1.005, text, transform=axes.transAxes, ha="right",
+                         va="bottom", fontsize=6.5, color=color, gid="nimf-caption")
+    return figure.text(0.5, 0.04 / figure.get_figheight(), text, ha="center", va="bottom",
+                       fontsize=7, color=color, gid="nimf-caption")
+
+
 def _plot_surface_component(comps, k, thr, cmap, title, figure, axes, views, surf_mesh,
-                            colorbar):
+                            colorbar, cluster_threshold=_display.CLUSTER_THRESHOLD,
+                            caption=True):
     mesh, bg = _surface_geometry(comps, surf_mesh)
-    figure, panels = _surface_axes(list(comps.parts), views, figure, axes, title)
-    cmap, vmin, vmax = _color_range(comps, k, cmap)
+    own_figure = axes is None and figure is None
+    figure, panels = _surface_axes(list(comps.parts), views, figure, axes, title,
+                                   bottom=_CAPTION_HEIGHT if caption and own_figure else 0.0)
+    values, sign, hidden = comps.shown(k, thr, cluster_threshold)
+    cmap, vmin, vmax = _color_range(comps, k, cmap, shown=values)
+    before = {id(c) for c in _display.colorbars(figure)}
     for i, ((hemi, view), ax) in enumerate(panels):
         with warnings.catch_warnings():
             # nilearn warns that vmin is ignored with symmetric_cbar="auto" and
             # a map of one sign; it is the value it would pick
             warnings.filterwarnings("ignore", message=".*vmin.*")
             plotting.plot_surf_stat_map(
-                surf_mesh=mesh, stat_map=comps.hemi(hemi, k).astype(float),
+                surf_mesh=mesh, stat_map=values[comps.parts[hemi]].astype(float),
                 bg_map=bg[hemi], hemi=hemi, view=view, cmap=cmap, threshold=thr,
                 vmin=vmin, vmax=vmax, symmetric_cbar=vmin == -vmax,
                 colorbar=colorbar and i == len(panels) - 1, axes=ax, figure=figure)
+    _style_new_colorbars(figure, before, vmin, vmax, "black")
     if title is not None:
         figure.suptitle(title)
+    if caption:
+        _write_caption(figure, _component_caption(comps, k, thr, cluster_threshold, sign,
+                                                  hidden), "0.25")
     return figure
 
 
@@ -424,14 +582,17 @@ def _plot_surface_component(comps, k, thr, cmap, title, figure, axes, views, sur
 # --------------------------------------------------------------------------
 
 
-def _densest_cuts(comps, thr):
+def _densest_cuts(comps, thr, shown=None):
     """World coordinates of the x, y and z slices that best cross the maps.
 
     For each axis, the chosen slice maximizes the sum over the maps of the
-    fraction of the supra-threshold voxels of the map that lie in the slice,
-    so that every map counts the same whatever its size.
+    fraction of the drawn voxels of the map that lie in the slice, so that
+    every map counts the same whatever its size.  The drawn voxels are those
+    of ``shown`` when given (the values a figure draws), else those where the
+    absolute value is at least ``thr``.
     """
-    above = (np.abs(comps.data) >= thr).reshape(comps.shape + (-1,), order="F")
+    above = (shown != 0) if shown is not None else (np.abs(comps.data) >= thr)
+    above = above.reshape(comps.shape + (-1,), order="F")
     totals = above.sum(axis=(0, 1, 2))
     if not totals.any():
         return None
@@ -444,21 +605,22 @@ def _densest_cuts(comps, thr):
     return [float(c) for c in apply_affine(comps.affine, ijk)]
 
 
-def _volume_figure(display_mode, figure, axes, legend, n_components):
-    """Create the figure (with room for a legend) when the caller gave none."""
+def _volume_figure(display_mode, figure, axes, legend, n_components, caption=False):
+    """Create the figure (with room for a legend and a caption) when the caller gave none."""
     if figure is not None or axes is not None:
         return figure, axes
     width = {"ortho": 9.0, "tiled": 7.0, "mosaic": 11.0}.get(display_mode, 11.0)
     height = {"ortho": 3.4, "tiled": 6.5, "mosaic": 6.0}.get(display_mode, 2.6)
-    strip = _legend_height(_legend_rows(n_components) if legend else 0)
+    strip = (_legend_height(_legend_rows(n_components) if legend else 0)
+             + (_CAPTION_HEIGHT if caption else 0.0))
     figure = plt.figure(figsize=(width, height + strip), facecolor="black")
     axes = figure.add_axes([0.0, strip / (height + strip), 1.0, height / (height + strip)])
     axes.set_facecolor("black")
     return figure, axes
 
 
-def _legend_rows(n_components):
-    return int(np.ceil(n_components / _LEGEND_PER_ROW))
+def _legend_rows(n_components, per_row=_LEGEND_PER_ROW):
+    return int(np.ceil(n_components / per_row))
 
 
 def _legend_height(n_rows):
@@ -466,39 +628,81 @@ def _legend_height(n_rows):
     return 0.3 * n_rows + 0.1 if n_rows else 0.0
 
 
-def _add_legend(figure, colors, text_color):
-    """Legend of the component numbers at the bottom of ``figure``, read row by row."""
+def _text_color(figure, light="0.85", dark="0.2"):
+    """A text colour readable on the figure's background."""
+    red, green, blue, _ = to_rgba(figure.get_facecolor())
+    return light if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else dark
+
+
+def _add_legend(figure, colors, text_color, bottom=0.0, per_row=_LEGEND_PER_ROW, axes=None):
+    """Legend of the component numbers at the bottom of ``figure``, read row by row.
+
+    ``bottom`` (inches) is left free under it, for the caption.  With
+    ``axes`` (a caller's axes in a figure of several), the legend goes just
+    under those axes instead.
+    """
     n = len(colors)
-    n_rows = _legend_rows(n)
+    n_rows = _legend_rows(n, per_row)
     n_cols = int(np.ceil(n / n_rows))
     # matplotlib fills the legend column by column: order the handles so that
     # the rows read 0, 1, 2, ...
     order = [r * n_cols + c for c in range(n_cols) for r in range(n_rows)
              if r * n_cols + c < n]
     handles = [Patch(facecolor=colors[k], edgecolor=colors[k], label=str(k)) for k in order]
-    figure.legend(handles=handles, loc="lower center", ncol=n_cols, frameon=False,
-                  fontsize="small", labelcolor=text_color, handlelength=1.2,
-                  columnspacing=1.0)
+    style = dict(handles=handles, ncol=n_cols, frameon=False, fontsize="small",
+                 labelcolor=text_color, handlelength=1.2, columnspacing=1.0)
+    if axes is not None:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), **style)
+        return
+    figure.legend(loc="lower center", bbox_to_anchor=(0.5, bottom / figure.get_figheight()),
+                  **style)
 
 
-def _plot_volume_contours(comps, thr, colors, view_type, display_mode, cut_coords, title,
-                          figure, axes, legend):
+_CUT_PLANES = {"x": (0, (1, 2)), "y": (1, (0, 2)), "z": (2, (0, 1))}
+
+
+def _label_volume_maps(display, comps, shown, colors, drawn):
+    """Write each map's number on its section in every cut of a nilearn display."""
+    steps = np.abs(comps.affine[:3, :3]).max(axis=1)
+    worlds = {k: apply_affine(comps.affine, np.stack(np.unravel_index(
+        np.flatnonzero(shown[:, k]), comps.shape, order="F"), axis=1)) for k in drawn}
+    for cut in display.axes.values():
+        if getattr(cut, "direction", None) not in _CUT_PLANES or cut.coord is None:
+            continue
+        axis, plane = _CUT_PLANES[cut.direction]
+        taken = []
+        for k in drawn:
+            world = worlds[k]
+            section = world[np.abs(world[:, axis] - float(cut.coord)) <= steps[axis] / 2.0]
+            if len(section) < 3:
+                continue  # a sliver: no room for a number
+            # numbers ~8 mm apart (a label is ~6 mm wide on a 9-inch ortho figure)
+            point = _display.label_point(section[:, plane], taken, min_distance=8.0)
+            taken.append(point)
+            _display.write_label(cut.ax, point, k, colors[k])
+
+
+def _plot_volume_contours(comps, shown, colors, view_type, display_mode, cut_coords, title,
+                          figure, axes, legend, label_maps, caption):
     if cut_coords is None and display_mode in ("ortho", "tiled", "xz", "yz", "yx"):
-        xyz = _densest_cuts(comps, thr)
+        xyz = _densest_cuts(comps, None, shown=shown)
         cut_coords = None if xyz is None else _cut_coords_for(display_mode, xyz)
-    figure, axes = _volume_figure(display_mode, figure, axes, legend, comps.n_components)
+    own_figure = figure is None and axes is None
+    figure, axes = _volume_figure(display_mode, figure, axes, legend, comps.n_components,
+                                  caption=bool(caption))
     display = plotting.plot_anat(_mni_template(), display_mode=display_mode,
                                  cut_coords=cut_coords, figure=figure, axes=axes,
                                  title=title, black_bg=True, draw_cross=False,
                                  colorbar=False)
     filled = view_type == "filled_contours"
-    for k in range(comps.n_components):
-        if comps.peaks[k] == 0 or comps.peaks[k] < thr[k]:
-            continue  # nothing to draw for this map
-        # explicit vmin / vmax: nilearn would otherwise take them from the
-        # slices, which may be fully masked
-        kwargs = {"levels": [float(thr[k])], "colors": [colors[k]], "vmin": 0.0,
-                  "vmax": float(comps.peaks[k])}
+    peaks = np.abs(shown).max(axis=0)
+    drawn = [k for k in range(comps.n_components) if peaks[k] > 0]
+    for k in drawn:
+        # contour of the drawn voxels (the others are 0); explicit vmin / vmax:
+        # nilearn would otherwise take them from the slices, which may be fully masked
+        level = float(np.abs(shown[:, k])[shown[:, k] != 0].min()) / 2.0
+        kwargs = {"levels": [level], "colors": [colors[k]], "vmin": 0.0,
+                  "vmax": float(peaks[k])}
         if filled:
             kwargs.update(threshold=None, transparency=0.6)
         else:
@@ -506,9 +710,20 @@ def _plot_volume_contours(comps, thr, colors, view_type, display_mode, cut_coord
         with warnings.catch_warnings():
             # slices that miss a map have no contour at its level
             warnings.filterwarnings("ignore", message=".*[Nn]o contour levels.*")
-            display.add_contours(comps.volume(k, absolute=True), filled=filled, **kwargs)
+            display.add_contours(comps.volume(k, absolute=True, values=shown[:, k]),
+                                 filled=filled, **kwargs)
+    if label_maps:
+        _label_volume_maps(display, comps, shown, colors, drawn)
+    drawn_in = display.frame_axes.figure
     if legend:
-        _add_legend(display.frame_axes.figure, colors, text_color="white")
+        _add_legend(drawn_in, colors, text_color=_text_color(drawn_in),
+                    bottom=_CAPTION_HEIGHT if caption and own_figure else 0.0,
+                    axes=None if own_figure else display.frame_axes)
+    if caption:
+        if own_figure:
+            _write_caption(drawn_in, caption, "0.85")
+        else:
+            _write_caption(drawn_in, caption, _text_color(drawn_in), axes=display.frame_axes)
     return display
 
 
@@ -546,13 +761,23 @@ def _finish(obj, output_file):
 def plot_components_contours(components_img, *, title=None, threshold="auto",
                              view_type="contours", cut_coords=None, display_mode="ortho",
                              colors=None, output_file=None, figure=None, axes=None,
-                             legend=True, views=("lateral",), surf_mesh="inflated"):
+                             legend=True, views=("lateral",), surf_mesh="inflated",
+                             cluster_threshold=_display.CLUSTER_THRESHOLD, label_maps=True,
+                             maps_per_panel=8):
     """Draw all component maps on one brain, as contours in distinct colours.
 
     Each map is thresholded (see ``threshold``) and the outline of the region
     where its absolute value is at least the threshold is drawn in its own
-    colour, like :func:`nilearn.plotting.plot_prob_atlas`.  Volume maps are
-    drawn on the MNI152 template; surface maps on both hemispheres.
+    colour, like :func:`nilearn.plotting.plot_prob_atlas`, with the map's
+    number written on it.  Volume maps are drawn on the MNI152 template;
+    surface maps on both hemispheres, at most ``maps_per_panel`` maps per
+    row of panels.
+
+    Only the drawing is cleaned: the clusters of fewer than
+    ``cluster_threshold`` voxels (vertices) are not outlined, nor the
+    negative (positive) values of a map whose negative (positive) values
+    hold less than 5% of its absolute mass; a line under the figure says so.
+    ``components_img`` is not modified.
 
     Parameters
     ----------
@@ -593,7 +818,9 @@ def plot_components_contours(components_img, *, title=None, threshold="auto",
     colors : str or list of colours, default=None
         The colour of each map: ``None`` for distinct bright colours, a
         matplotlib colormap name, or a list of matplotlib colours with one
-        colour per component.
+        colour per component.  The default colours are at least 29 apart in
+        CIELAB (CIE76) for up to 30 maps, and a map keeps its colour whatever
+        the number of maps.
 
     output_file : str or path, default=None
         If given, the figure is saved to this file (the format is given by
@@ -608,6 +835,21 @@ def plot_components_contours(components_img, *, title=None, threshold="auto",
 
     legend : bool, default=True
         Whether to add a legend giving the component number of each colour.
+
+    cluster_threshold : int, default=10
+        Clusters of fewer voxels (vertices) above threshold, connected by a
+        face, an edge or a corner (by an edge of the mesh), are not drawn:
+        no isolated-voxel speckle.  0 draws every voxel.
+
+    label_maps : bool, default=True
+        Whether to write each map's number on it: in each volume slice that
+        crosses at least 3 of its voxels, on each surface panel that shows at
+        least 3 of its vertices, at the point of the map nearest its centre.
+
+    maps_per_panel : int, default=8
+        Surfaces only: the maps are split into near-equal groups of at most
+        this many, each drawn in its own row of panels, so that outlines do
+        not pile up.
 
     views : str or sequence of str, default=("lateral",)
         Views of each hemisphere, for surfaces only: one row of panels per
@@ -635,47 +877,112 @@ def plot_components_contours(components_img, *, title=None, threshold="auto",
     comps = _Components(components_img)
     thr = comps.thresholds(threshold, percent=_contour_percent(comps.n_components))
     _check_option(view_type, "view_type", _VIEW_TYPES)
+    cluster_threshold = _display.check_cluster_threshold(cluster_threshold)
+    if (isinstance(maps_per_panel, (bool, np.bool_))
+            or not isinstance(maps_per_panel, numbers.Integral) or maps_per_panel < 1):
+        raise ValueError(f"maps_per_panel must be a positive int, got "
+                         f"{_describe(maps_per_panel)}")
     colors = _component_colors(colors, comps.n_components)
+    shown = comps.shown_all(thr, cluster_threshold)
+    caption = _contour_caption(comps, threshold, thr, cluster_threshold)
     with _close_new_figures_on_error():
         if comps.kind == "surface":
             views = _check_views(views)
-            obj = _plot_surface_contours(comps, thr, colors, view_type, title, figure,
-                                         axes, views, surf_mesh, legend)
+            obj = _plot_surface_contours(comps, shown, colors, view_type, title, figure,
+                                         axes, views, surf_mesh, legend, int(maps_per_panel),
+                                         label_maps, caption)
         else:
-            obj = _plot_volume_contours(comps, thr, colors, view_type, display_mode,
-                                        cut_coords, title, figure, axes, legend)
+            obj = _plot_volume_contours(comps, shown, colors, view_type, display_mode,
+                                        cut_coords, title, figure, axes, legend, label_maps,
+                                        caption)
         return _finish(obj, output_file)
 
 
+def _contour_caption(comps, threshold, thr, cluster_threshold):
+    if isinstance(threshold, str):
+        text = (f"per-map thresholds ({_display.format_value(thr.min())} to "
+                f"{_display.format_value(thr.max())})")
+    else:
+        text = _display.threshold_text(thr[0])
+    sides = [_display.shown_sign(comps.data[:, k]) for k in range(comps.n_components)]
+    one_sided = sum(1 for sign, hidden in sides if sign != 0 and hidden > 0)
+    parts = [_display.caption(text, cluster_threshold, comps.point_name)]
+    if one_sided:
+        parts.append(f"minority sign of {one_sided} map{'s' if one_sided > 1 else ''} "
+                     f"(< 5% of the mass) not outlined")
+    return "; ".join(parts)
+
+
+_SINGLE_SIZES = {"ortho": (7.6, 2.8), "tiled": (6.5, 6.0), "mosaic": (11.0, 6.0)}
+
+
+def _plot_volume_component(comps, k, thr, *, display_mode, cut_coords, cmap, title, figure,
+                           axes, colorbar, cluster_threshold, caption=True, annotate=True):
+    """Draw map ``k`` with plot_stat_map: shown values, styled colourbar, caption."""
+    own_figure = figure is None and axes is None
+    if own_figure:
+        width, height = _SINGLE_SIZES.get(display_mode, (11.0, 2.4))
+        strip = _CAPTION_HEIGHT if caption else 0.0
+        figure = plt.figure(figsize=(width, height + strip), facecolor="black")
+        axes = figure.add_axes([0.0, strip / (height + strip), 1.0, height / (height + strip)])
+        axes.set_facecolor("black")
+    values, sign, hidden = comps.shown(k, thr, cluster_threshold)
+    cmap, vmin, vmax = _color_range(comps, k, cmap, shown=values)
+    figure_of = figure if figure is not None and hasattr(figure, "axes") else None
+    before = {id(c) for c in _display.colorbars(figure_of)} if figure_of is not None else set()
+    display = plotting.plot_stat_map(
+        comps.volume(k, values=values), bg_img=_mni_template(), threshold=thr,
+        display_mode=display_mode, cut_coords=cut_coords, cmap=cmap, title=title,
+        figure=figure, axes=axes, colorbar=colorbar, vmin=vmin, vmax=vmax,
+        symmetric_cbar=vmin == -vmax, black_bg=True, draw_cross=False, annotate=annotate)
+    drawn_in = display.frame_axes.figure
+    _style_new_colorbars(drawn_in, before, vmin, vmax, "white")
+    if caption:
+        text = _component_caption(comps, k, thr, cluster_threshold, sign, hidden)
+        if own_figure:
+            _write_caption(drawn_in, text, "0.85")
+        else:
+            _write_caption(drawn_in, text, _text_color(drawn_in), axes=display.frame_axes)
+    return display
+
+
 def _plot_component(comps, index, thr, *, display_mode, cut_coords, cmap, title,
-                    output_file, figure, axes, colorbar, views, surf_mesh):
+                    output_file, figure, axes, colorbar, views, surf_mesh,
+                    cluster_threshold):
     k = comps.check_index(index)
     with _close_new_figures_on_error():
         if comps.kind == "surface":
             obj = _plot_surface_component(comps, k, float(thr[k]), cmap, title, figure,
-                                          axes, _check_views(views), surf_mesh, colorbar)
+                                          axes, _check_views(views), surf_mesh, colorbar,
+                                          cluster_threshold)
             return _finish(obj, output_file)
         if cut_coords is None and comps.peaks[k] > 0:
             peak = comps.world(int(np.argmax(np.abs(comps.data[:, k]))))
             cut_coords = _cut_coords_for(display_mode, peak)
-        cmap, vmin, vmax = _color_range(comps, k, cmap)
-        display = plotting.plot_stat_map(
-            comps.volume(k), bg_img=_mni_template(), threshold=float(thr[k]),
-            display_mode=display_mode, cut_coords=cut_coords, cmap=cmap, title=title,
-            figure=figure, axes=axes, colorbar=colorbar, vmin=vmin, vmax=vmax,
-            symmetric_cbar=vmin == -vmax, black_bg=True, draw_cross=False)
+        display = _plot_volume_component(
+            comps, k, float(thr[k]), display_mode=display_mode, cut_coords=cut_coords,
+            cmap=cmap, title=title, figure=figure, axes=axes, colorbar=colorbar,
+            cluster_threshold=cluster_threshold)
         return _finish(display, output_file)
 
 
 def plot_component(components_img, index, *, threshold="auto", display_mode="ortho",
                    cut_coords=None, cmap="RdBu_r", title=None, output_file=None,
                    figure=None, axes=None, colorbar=True, views=("lateral",),
-                   surf_mesh="inflated"):
+                   surf_mesh="inflated", cluster_threshold=_display.CLUSTER_THRESHOLD):
     """Draw one component map.
 
     Volume maps are drawn with :func:`nilearn.plotting.plot_stat_map` on the
     MNI152 template; surface maps with
     :func:`nilearn.plotting.plot_surf_stat_map` on both hemispheres.
+
+    The colourbar is labelled "loading, a.u." (with the power of ten of its
+    ticks when the loadings are small, "loading (×10⁻⁴), a.u.") and has a
+    few round ticks.  A map whose negative (positive) values hold less than
+    5% of its absolute mass is drawn one-sided, on [0, peak] ([-peak, 0]),
+    the left-out sign being stated under the figure, as are the threshold
+    and the speckle filter (``cluster_threshold``).  ``components_img`` is
+    not modified: only the drawing is.
 
     Parameters
     ----------
@@ -704,9 +1011,10 @@ def plot_component(components_img, index, *, threshold="auto", display_mode="ort
         (with ``"mosaic"``, nilearn chooses).  Ignored for surfaces.
 
     cmap : str or matplotlib colormap, default="RdBu_r"
-        Colormap of the map.  A map of one sign (e.g. non-negative) uses only
-        the half of the colormap of that sign, so that zero stays at the
-        centre of a diverging colormap; a signed map uses the whole colormap,
+        Colormap of the map.  A map drawn one-sided (of one sign, or whose
+        other sign holds less than 5% of its absolute mass) uses only the
+        half of the colormap of that sign, so that zero stays at the centre
+        of a diverging colormap; a signed map uses the whole colormap,
         symmetric around zero.
 
     title : str, default=None
@@ -734,6 +1042,10 @@ def plot_component(components_img, index, *, threshold="auto", display_mode="ort
             or None, default="inflated"
         Mesh to draw surface maps on (see :func:`plot_components_contours`).
 
+    cluster_threshold : int, default=10
+        Clusters of fewer voxels (vertices) above threshold are not drawn
+        (see :func:`plot_components_contours`); 0 draws every voxel.
+
     Returns
     -------
     display : nilearn display or matplotlib Figure or None
@@ -747,15 +1059,18 @@ def plot_component(components_img, index, *, threshold="auto", display_mode="ort
     """
     comps = _Components(components_img)
     thr = comps.thresholds(threshold)
+    cluster_threshold = _display.check_cluster_threshold(cluster_threshold)
     return _plot_component(comps, index, thr, display_mode=display_mode,
                            cut_coords=cut_coords, cmap=cmap, title=title,
                            output_file=output_file, figure=figure, axes=axes,
-                           colorbar=colorbar, views=views, surf_mesh=surf_mesh)
+                           colorbar=colorbar, views=views, surf_mesh=surf_mesh,
+                           cluster_threshold=cluster_threshold)
 
 
 def save_component_images(components_img, output_dir, *, prefix="component",
                           threshold="auto", labels=None, display_mode="ortho",
-                          cmap="RdBu_r", extension="png"):
+                          cmap="RdBu_r", extension="png",
+                          cluster_threshold=_display.CLUSTER_THRESHOLD):
     """Write one image file per component map.
 
     The files are named ``{prefix}_{index}.{extension}``, the index being
@@ -791,6 +1106,10 @@ def save_component_images(components_img, output_dir, *, prefix="component",
     extension : str, default="png"
         File format, as understood by matplotlib.
 
+    cluster_threshold : int, default=10
+        Clusters of fewer voxels (vertices) above threshold are not drawn,
+        as in :func:`plot_component`.
+
     Returns
     -------
     paths : list of str
@@ -802,6 +1121,7 @@ def save_component_images(components_img, output_dir, *, prefix="component",
     """
     comps = _Components(components_img)
     thr = comps.thresholds(threshold)
+    cluster_threshold = _display.check_cluster_threshold(cluster_threshold)
     n = comps.n_components
     if not isinstance(prefix, str) or os.sep in prefix or (os.altsep and os.altsep in prefix):
         raise ValueError(f"prefix must be a file name start without a directory "
@@ -823,6 +1143,6 @@ def save_component_images(components_img, output_dir, *, prefix="component",
         _plot_component(comps, k, thr, display_mode=display_mode, cut_coords=None,
                         cmap=cmap, title=str(labels[k]), output_file=path, figure=None,
                         axes=None, colorbar=True, views=("lateral",),
-                        surf_mesh="inflated")
+                        surf_mesh="inflated", cluster_threshold=cluster_threshold)
         paths.append(path)
     return paths

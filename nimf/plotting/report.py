@@ -24,20 +24,28 @@ _MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
 
 _CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
-       margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       font-size: 17px; line-height: 1.5; margin: 2em auto; max-width: 1400px;
+       padding: 0 1.5em; color: #222; }
+h1 { font-size: 1.8em; margin-bottom: 0.2em; }
+h2 { font-size: 1.35em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 table.summary { border-collapse: collapse; }
-table.summary th, table.summary td { padding: 0.25em 1em; border-bottom: 1px solid #eee;
+table.summary th, table.summary td { padding: 0.3em 1em; border-bottom: 1px solid #eee;
                                      text-align: left; vertical-align: top; }
 table.summary th { font-weight: 600; color: #444; }
-img { max-width: 100%; height: auto; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
+table.summary td.checksum { font-family: ui-monospace, monospace; font-size: 0.85em;
+                            word-break: break-all; }
+a { color: #0b5cad; }
+/* the figures fill the page, up to a width at which they stay sharp */
+img { height: auto; }
+img.contours { width: 100%; max-width: 1400px; }
+img.variance { width: 100%; max-width: 1100px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr));
         gap: 1em; }
 figure { margin: 0; border: 1px solid #eee; padding: 0.4em; }
-figcaption { font-size: 0.9em; color: #444; padding-top: 0.3em; }
-footer { margin-top: 2em; font-size: 0.8em; color: #888; }
+figure img { width: 100%; max-width: 900px; }
+figcaption { font-size: 0.95em; color: #333; padding-top: 0.3em; }
+footer { margin-top: 2em; font-size: 0.9em; color: #666; }
 """
 
 
@@ -79,16 +87,22 @@ def _embed_file(path, output_dir, name):
         return _data_uri(f.read(), _MIME_TYPES[ext])
 
 
+def _percent(fraction):
+    """An explained variance as nimf prints it everywhere: '4.6%'."""
+    return f"{100 * float(fraction):.1f}%"
+
+
 def _bar_chart(values):
-    """PNG (bytes) of a bar chart of the explained variance per component."""
+    """PNG (bytes) of a bar chart of the explained variance of each map alone, in %."""
     n = len(values)
-    figure = Figure(figsize=(min(max(4.0, 0.35 * n + 1.5), 12.0), 3.0), dpi=100)
+    values = 100 * np.asarray(values, dtype=float)
+    figure = Figure(figsize=(min(max(6.0, 0.35 * n + 1.5), 12.0), 3.2), dpi=110)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     ax.bar(np.arange(n), values, color=_component_colors(None, n), edgecolor="0.3",
            linewidth=0.5)
     ax.set_xlabel("component")
-    ax.set_ylabel("explained variance")
+    ax.set_ylabel("variance explained\nby the map alone (%)")
     if n <= 40:
         ax.set_xticks(np.arange(n))
         ax.tick_params(axis="x", labelsize="small" if n <= 20 else "x-small")
@@ -108,15 +122,16 @@ def _write_atomic(path, text):
 
 def write_html_report(output_dir, *, title, summary, explained_variance=None,
                       contour_png=None, component_pngs=(), component_labels=None,
-                      filename="report.html"):
+                      parameters=None, inputs=None, links=None, filename="report.html"):
     """Write a small, self-contained HTML report of a decomposition.
 
-    The report holds a table of summary values, the figure of all component
-    maps, a bar chart of the explained variance per component and a grid of
-    the per-component figures with their explained variance.  It is a single
-    file: the CSS is inline and the images are embedded as base64 data URIs.
-    All text is HTML-escaped.  The file is written atomically (to a temporary
-    file in ``output_dir``, then renamed).
+    The report holds a table of summary values, links to the pages written
+    beside it, the parameters and the input files (with their checksums), the
+    figure of all component maps, a bar chart of the variance each component
+    explains alone and a grid of the per-component figures with that value.
+    It is a single file: the CSS is inline and the images are embedded as
+    base64 data URIs.  All text is HTML-escaped.  The file is written
+    atomically (to a temporary file in ``output_dir``, then renamed).
 
     Parameters
     ----------
@@ -132,9 +147,10 @@ def write_html_report(output_dir, *, title, summary, explained_variance=None,
         "fit time (s)": 1.2}``.  Floats are shown with 4 significant digits.
 
     explained_variance : array-like of shape (n_components,), default=None
-        Variance explained by each component (e.g. as a fraction of the
-        variance of the data), shown in a bar chart and in the captions of
-        the component figures.
+        Fraction of the variance of the data explained by each component
+        alone (``explained_variance_`` of the nimf image estimators), shown
+        in percent in a bar chart and in the captions of the component
+        figures.
 
     contour_png : str or path, default=None
         Image file of all component maps, e.g. written by
@@ -150,6 +166,20 @@ def write_html_report(output_dir, *, title, summary, explained_variance=None,
     component_labels : sequence of str, default=None
         Caption of each component figure.  By default ``"Component 0"``,
         ``"Component 1"``, ...
+
+    parameters : dict, default=None
+        Parameters of the run, shown as a table (e.g. the options of the
+        command line).
+
+    inputs : sequence of dict, default=None
+        The input files, one dict each with the keys ``"path"`` and,
+        optionally, ``"sha256"``, ``"bytes"`` and ``"what"`` (e.g.
+        ``"image"``, ``"mask"``), shown as a table.
+
+    links : dict, default=None
+        Text to address (relative to the report, e.g. ``{"component
+        browser": "browser.html"}``) of pages written beside the report,
+        shown as links.
 
     filename : str, default="report.html"
         Name of the report file in ``output_dir``.
@@ -169,6 +199,18 @@ def write_html_report(output_dir, *, title, summary, explained_variance=None,
     if not isinstance(summary, Mapping):
         raise ValueError(f"summary must be a dict of names to values, got "
                          f"{type(summary).__name__}")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise ValueError(f"parameters must be a dict of names to values, got "
+                         f"{type(parameters).__name__}")
+    if links is not None and (not isinstance(links, Mapping) or not all(
+            isinstance(v, str) and v for v in links.values())):
+        raise ValueError(f"links must be a dict of texts to non-empty addresses (str), got "
+                         f"{links!r}")
+    inputs = [] if inputs is None else list(inputs)
+    for entry in inputs:
+        if not isinstance(entry, Mapping) or "path" not in entry:
+            raise ValueError(f"inputs must be dicts with a 'path' key (and optionally "
+                             f"'sha256', 'bytes', 'what'), got {entry!r}")
     if (not isinstance(filename, str) or not filename or os.sep in filename
             or (os.altsep and os.altsep in filename) or filename in (".", "..")):
         raise ValueError(f"filename must be a file name without a directory, got "
@@ -224,20 +266,40 @@ def write_html_report(output_dir, *, title, summary, explained_variance=None,
     for key, value in summary.items():
         parts.append(f"<tr><th>{_text(key)}</th><td>{_text(value)}</td></tr>")
     parts.append("</table>")
+    if links:
+        parts += ["<h2>Pages</h2>", '<ul class="links">']
+        parts += [f'<li><a href="{html.escape(href, quote=True)}">{_text(text)}</a> '
+                  f"({_text(href)})</li>" for text, href in links.items()]
+        parts.append("</ul>")
+    if parameters:
+        parts += ["<h2>Parameters</h2>", '<table class="summary parameters">']
+        parts += [f"<tr><th>{_text(key)}</th><td>{_text(value)}</td></tr>"
+                  for key, value in parameters.items()]
+        parts.append("</table>")
+    if inputs:
+        parts += ["<h2>Inputs</h2>", '<table class="summary inputs">',
+                  "<tr><th>file</th><th>kind</th><th>bytes</th><th>sha256</th></tr>"]
+        for entry in inputs:
+            cells = [_text(entry["path"]), _text(entry.get("what", "")),
+                     _text(entry.get("bytes", "")), _text(entry.get("sha256", ""))]
+            parts.append(f"<tr><td>{cells[0]}</td><td>{cells[1]}</td><td>{cells[2]}</td>"
+                         f'<td class="checksum">{cells[3]}</td></tr>')
+        parts.append("</table>")
     if contour_uri is not None:
         parts += ["<h2>All components</h2>",
                   f'<img class="contours" src="{contour_uri}" alt="All component maps">']
     if explained_variance is not None and explained_variance.size:
         chart = _data_uri(_bar_chart(explained_variance), "image/png")
-        parts += ["<h2>Explained variance</h2>",
+        parts += ["<h2>Variance explained by each component alone</h2>",
                   f'<img class="variance" src="{chart}" '
-                  'alt="Bar chart of the explained variance per component">']
+                  'alt="Bar chart of the variance each component explains alone">']
     if image_uris:
         parts += ["<h2>Components</h2>", '<div class="grid">']
         for k, (uri, label) in enumerate(zip(image_uris, component_labels)):
             caption = _text(label)
             if explained_variance is not None:
-                caption += f" &mdash; explained variance {_text(explained_variance[k])}"
+                caption += (f" &mdash; explains {_percent(explained_variance[k])} of the "
+                            "variance alone")
             parts.append(f'<figure><img src="{uri}" alt="{_text(label)}">'
                          f"<figcaption>{caption}</figcaption></figure>")
         parts.append("</div>")

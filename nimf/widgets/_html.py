@@ -66,14 +66,22 @@ class Panel:
 
 
 _STYLE = """
-body { font-family: sans-serif; margin: 1.2em; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       font-size: 17px; line-height: 1.45; margin: 1.2em auto; max-width: 1500px;
+       padding: 0 1.2em; color: #222; }
+h1 { font-size: 1.7em; margin: 0.3em 0; }
 .controls { display: flex; flex-wrap: wrap; gap: 1.2em; margin-bottom: 0.8em; align-items: center; }
-.controls label { font-size: 0.9em; }
-.panels { display: flex; flex-wrap: wrap; gap: 0.8em; align-items: flex-start; }
-figure { margin: 0; }
-figcaption { font-size: 0.85em; color: #555; }
-.missing { color: #a00; font-size: 0.85em; }
+.controls label { font-size: 1em; font-weight: 600; }
+.controls select, .controls input, .controls span { font-size: 1em; }
+.controls input[type=range] { width: 16em; }
+.panels { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+/* each image on its own row, filling the page up to a width at which it stays sharp */
+figure { margin: 0; flex: 1 1 100%; max-width: 1400px; }
+figure img { width: 100%; height: auto; }
+figcaption { font-size: 0.95em; color: #333; }
+.missing { color: #a00; font-size: 0.95em; }
 """
+
 
 _SCRIPT = """
 (function () {
@@ -104,6 +112,18 @@ _SCRIPT = """
   update();
 })();
 """
+
+
+# an image is shown up to this many times its width in pixels: larger, the
+# figures (rendered at a modest dpi to keep the page light) turn blurry
+_MAX_UPSCALE = 1.6
+
+
+def _png_width(png):
+    """Width in pixels of a PNG (from its IHDR chunk), or None if it is not a PNG."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(png[16:20], "big")
 
 
 def viewer_html(title, controls, panels, description=""):
@@ -172,7 +192,10 @@ def viewer_html(title, controls, panels, description=""):
         src = ""
         if key in pdata["frames"]:
             src = f"data:image/png;base64,{images[pdata['frames'][key]]}"
-        parts.append(f"<figure><img id=\"panel-{html.escape(panel.name)}\" "
+        widths = [w for w in map(_png_width, panel.frames.values()) if w]
+        style = (f" style=\"max-width: {round(_MAX_UPSCALE * max(widths))}px\""
+                 if widths else "")
+        parts.append(f"<figure{style}><img id=\"panel-{html.escape(panel.name)}\" "
                      f"alt=\"{html.escape(panel.caption or panel.name)}\" src=\"{src}\">"
                      f"<span class=\"missing\" id=\"missing-{html.escape(panel.name)}\" "
                      f"style=\"display:none\">not rendered for this choice</span>"

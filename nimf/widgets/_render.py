@@ -15,9 +15,13 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..plotting.components import (_color_range, _component_colors, _cut_coords_for,
+from ..plotting import _display
+from ..plotting.components import (_CAPTION_HEIGHT, _color_range, _component_caption,
+                                   _component_colors, _cut_coords_for, _label_surface_maps,
+                                   _label_volume_maps,
                                    _mni_template, _plot_surface_component,
-                                   _surface_geometry)
+                                   _style_new_colorbars, _surface_geometry,
+                                   _vertex_normals, _write_caption)
 from ._data import (aligned_similarities, check_component_state, check_contour_state,
                     rank_index, seed_similarity, stability_scores)
 
@@ -60,15 +64,24 @@ def _cuts(state_cut, display_mode):
 
 
 def _draw_volume_map(maps, k, threshold, display_mode, cut_coords, cmap, fig, axes, title,
-                     colorbar=True, annotate=True):
+                     colorbar=True, annotate=True, caption=False):
+    """Map ``k`` as :func:`nimf.plotting.plot_component` draws it (speckle filter,
+    colour range, colourbar ticks and unit)."""
     from nilearn import plotting
 
-    cmap, vmin, vmax = _color_range(maps, k, cmap)
-    return plotting.plot_stat_map(
-        maps.volume(k), bg_img=_mni_template(), threshold=threshold,
+    values, sign, hidden = maps.shown(k, threshold, _display.CLUSTER_THRESHOLD)
+    cmap, vmin, vmax = _color_range(maps, k, cmap, shown=values)
+    before = {id(c) for c in _display.colorbars(fig)}
+    display = plotting.plot_stat_map(
+        maps.volume(k, values=values), bg_img=_mni_template(), threshold=threshold,
         display_mode=display_mode, cut_coords=_cuts(cut_coords, display_mode), cmap=cmap,
         title=title, figure=fig, axes=axes, colorbar=colorbar, vmin=vmin, vmax=vmax,
         symmetric_cbar=vmin == -vmax, black_bg=True, draw_cross=False, annotate=annotate)
+    _style_new_colorbars(fig, before, vmin, vmax, "white")
+    if caption:
+        _write_caption(fig, _component_caption(maps, k, threshold, _display.CLUSTER_THRESHOLD,
+                                               sign, hidden), "0.85")
+    return display
 
 
 def render_component(maps, state, *, title=None, dpi=DPI):
@@ -102,9 +115,12 @@ def render_component(maps, state, *, title=None, dpi=DPI):
         return figure_png(fig, dpi)
     width = 9.0 if state.display_mode == "mosaic" else 6.4
     height = 4.5 if state.display_mode == "mosaic" else 2.4
-    fig = new_figure(width, height, facecolor="black")
+    fig = new_figure(width, height + _CAPTION_HEIGHT, facecolor="black")
+    axes = fig.add_axes([0.0, _CAPTION_HEIGHT / (height + _CAPTION_HEIGHT), 1.0,
+                         height / (height + _CAPTION_HEIGHT)])
+    axes.set_facecolor("black")
     _draw_volume_map(maps, k, state.threshold, state.display_mode, state.cut_coords,
-                     state.cmap, fig, None, title)
+                     state.cmap, fig, axes, title, caption=True)
     return figure_png(fig, dpi)
 
 
@@ -178,8 +194,13 @@ def render_contours(maps, state, thresholds, colors, *, title=None, dpi=DPI):
     # the highlighted map is drawn last, on top of the others
     order = sorted(shown, key=lambda k: k == state.highlight)
     legend_strip = 0.45
+    # as plot_components_contours draws them: no speckle, a map's minority sign left out
+    shown = np.zeros_like(maps.data)
+    for k in order:
+        shown[:, k] = maps.shown(k, float(thresholds[k]), _display.CLUSTER_THRESHOLD)[0]
+    order = [k for k in order if np.any(shown[:, k])]
     if maps.kind == "surface":
-        return _render_surface_contours(maps, state, order, thresholds, colors, draw_colors,
+        return _render_surface_contours(maps, state, order, shown, colors, draw_colors,
                                         title, legend_strip, dpi)
     from nilearn import plotting
 
@@ -195,20 +216,23 @@ def render_contours(maps, state, thresholds, colors, *, title=None, dpi=DPI):
     filled = state.view_type == "filled_contours"
     for k in order:
         bold = k == state.highlight
-        kwargs = {"levels": [float(thresholds[k])], "colors": [draw_colors[k]], "vmin": 0.0,
-                  "vmax": float(maps.peaks[k])}
+        level = float(np.abs(shown[:, k])[shown[:, k] != 0].min()) / 2.0
+        kwargs = {"levels": [level], "colors": [draw_colors[k]], "vmin": 0.0,
+                  "vmax": float(np.abs(shown[:, k]).max())}
         if filled:
             kwargs.update(threshold=None, transparency=0.75 if bold else 0.5)
         else:
             kwargs.update(linewidths=3.0 if bold else 1.3)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Nn]o contour levels.*")
-            display.add_contours(maps.volume(k, absolute=True), filled=filled, **kwargs)
+            display.add_contours(maps.volume(k, absolute=True, values=shown[:, k]),
+                                 filled=filled, **kwargs)
+    _label_volume_maps(display, maps, shown, draw_colors, order)
     _legend(fig, list(state.selected), colors, state.highlight, "white")
     return figure_png(fig, dpi)
 
 
-def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors, title,
+def _render_surface_contours(maps, state, order, shown, colors, draw_colors, title,
                              legend_strip, dpi):
     from nilearn import plotting
 
@@ -219,8 +243,8 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
     for i, hemi in enumerate(hemis):
         ax = fig.add_axes([i / len(hemis), legend_strip / (height + legend_strip),
                            1.0 / len(hemis), height / (height + legend_strip)], projection="3d")
-        data = maps.hemi(hemi)
-        above = np.abs(data) >= thresholds
+        data = shown[maps.parts[hemi]]
+        above = data != 0
         kwargs = dict(surf_mesh=mesh, hemi=hemi, view=state.display_mode, bg_map=bg[hemi],
                       axes=ax, figure=fig, colorbar=False)
         if state.view_type == "filled_contours" and order:
@@ -245,6 +269,10 @@ def _render_surface_contours(maps, state, order, thresholds, colors, draw_colors
             plotting.plot_surf_contours(surf_mesh=mesh, roi_map=region.astype(int), hemi=hemi,
                                         levels=[1], colors=[draw_colors[k]], axes=ax,
                                         figure=fig)
+        coordinates = np.asarray(mesh.parts[hemi].coordinates, dtype=float)
+        faces = np.asarray(mesh.parts[hemi].faces)
+        _label_surface_maps(ax, coordinates, _vertex_normals(coordinates, faces), data, order,
+                            draw_colors)
     _zoom_3d(fig, 1.45)
     if title is not None:
         fig.suptitle(title)
@@ -271,32 +299,33 @@ def render_stability_summary(result, rank, component=None, *, dpi=DPI):
     scores = stability_scores(result, rank)
     n_seeds = sim.shape[0]
     best = int(result.best_seeds[i])
-    fig = new_figure(10.5, 3.0)
+    fig = new_figure(10.5, 3.4)
     ax_sim = fig.add_axes([0.05, 0.17, 0.22, 0.68])
     image = ax_sim.imshow(sim, vmin=min(0.0, float(sim.min())), vmax=1.0, cmap="viridis")
     ticks = [f"{s}*" if s == best else str(s) for s in range(n_seeds)]
-    ax_sim.set_xticks(range(n_seeds), ticks, fontsize="small")
-    ax_sim.set_yticks(range(n_seeds), ticks, fontsize="small")
-    ax_sim.set_xlabel("seed (* best fit)", fontsize="small")
-    ax_sim.set_title(f"similarity between fits, rank {rank}", fontsize="medium")
+    ax_sim.set_xticks(range(n_seeds), ticks, fontsize="medium")
+    ax_sim.set_yticks(range(n_seeds), ticks, fontsize="medium")
+    ax_sim.set_xlabel("seed (* best fit)", fontsize="medium")
+    ax_sim.set_title(f"similarity between fits, rank {rank}", fontsize="large")
     if n_seeds <= 8:
         for a in range(n_seeds):
             for b in range(n_seeds):
                 ax_sim.text(b, a, f"{sim[a, b]:.2f}", ha="center", va="center",
-                            fontsize="x-small", color="white" if sim[a, b] < 0.7 else "black")
-    fig.colorbar(image, ax=ax_sim, fraction=0.05, pad=0.03)
+                            fontsize="small", color="white" if sim[a, b] < 0.7 else "black")
+    bar = fig.colorbar(image, ax=ax_sim, fraction=0.05, pad=0.03)
+    bar.set_label("similarity", fontsize="medium")
 
     ax_bar = fig.add_axes([0.38, 0.17, 0.27, 0.68])
     order = np.argsort(-scores, kind="stable")
     bar_colors = ["C3" if k == component else "C0" for k in order]
     ax_bar.bar(np.arange(len(order)), scores[order], color=bar_colors)
     ax_bar.set_xticks(np.arange(len(order)), [str(k) for k in order],
-                      fontsize="x-small" if len(order) > 12 else "small")
+                      fontsize="small" if len(order) > 12 else "medium")
     ax_bar.set_ylim(min(0.0, float(scores.min()) - 0.05), 1.05)
-    ax_bar.set_xlabel("component (sorted)", fontsize="small")
-    ax_bar.set_ylabel("stability score", fontsize="small")
+    ax_bar.set_xlabel("component (sorted)", fontsize="medium")
+    ax_bar.set_ylabel("stability score", fontsize="medium")
     ax_bar.set_title(f"mean similarity {float(np.mean(result.similarity[i])):.3f}",
-                     fontsize="medium")
+                     fontsize="large")
 
     ax_curve = fig.add_axes([0.74, 0.17, 0.24, 0.68])
     ranks = np.asarray(result.ranks)
@@ -308,8 +337,8 @@ def render_stability_summary(result, rank, component=None, *, dpi=DPI):
     ax_curve.axvline(rank, color="k", linestyle=":")
     ax_curve.plot([rank], [instability[i]], "o", color="k")
     ax_curve.set_xticks(ranks)
-    ax_curve.set_xlabel("rank", fontsize="small")
-    ax_curve.set_title(f"instability {instability[i]:.3f} at rank {rank}", fontsize="medium")
+    ax_curve.set_xlabel("rank", fontsize="medium")
+    ax_curve.set_title(f"instability {instability[i]:.3f} at rank {rank}", fontsize="large")
     return figure_png(fig, dpi)
 
 
@@ -370,7 +399,8 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
                         surf_mesh=mesh, stat_map=maps.hemi(hemi, s).astype(float),
                         bg_map=bg[hemi], hemi=hemi, view="lateral", cmap=cmap,
                         threshold=threshold, vmin=vmin, vmax=vmax,
-                        symmetric_cbar=vmin == -vmax, colorbar=False, axes=ax, figure=fig)
+                        symmetric_cbar=vmin == -vmax, colorbar=h == len(hemis) - 1,
+                        axes=ax, figure=fig)
                 if h == 0:
                     ax.set_title(titles[s], fontsize="small")
         fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.35 / height, wspace=0,
@@ -382,8 +412,9 @@ def render_component_versions(result, rank, component, *, masker=None, dpi=DPI):
     fig = new_figure(5.6, 1.75 * n_seeds, facecolor="black")
     for s in range(n_seeds):
         axes = fig.add_axes([0.0, 1 - (s + 1) / n_seeds, 1.0, 0.9 / n_seeds])
+        # each version with its colour scale: the seeds' loadings differ in size
         _draw_volume_map(maps, s, float(thresholds[s]), "ortho", peak, "RdBu_r", fig, axes,
-                         titles[s], colorbar=False, annotate=False)
+                         titles[s], colorbar=True, annotate=False)
     return figure_png(fig, dpi)
 
 

@@ -239,7 +239,8 @@ class ComponentBrowser(widgets.VBox):
     def _info_text(self, k):
         text = f"<b>{self.labels[k]}</b> &mdash; peak |value| {self._maps.peaks[k]:.3g}"
         if self._explained_variance is not None:
-            text += f", explained variance {100 * self._explained_variance[k]:.2f}%"
+            text += (f", explained variance {100 * self._explained_variance[k]:.1f}% "
+                     "(this map alone)")
         return text
 
     def _redraw(self):
