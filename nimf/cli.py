@@ -740,6 +740,10 @@ def _decompose(args):
     inputs = {"files": [dict(_file_record(path), what="image") for subject in files
                         for path in subject]}
     if args.mask is not None:
+        from nimf.neuro._checks import load_header_img
+
+        # a missing, unreadable or folder mask is named as the mask before it is hashed
+        load_header_img(args.mask, "mask")
         inputs["files"].append(dict(_file_record(args.mask), what="mask"))
     for path in args.confounds or ():
         inputs["files"].append(dict(_file_record(path), what="confounds"))
