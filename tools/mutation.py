@@ -126,6 +126,11 @@ def _mutmut():
     return mutmut
 
 
+def _compile_only(mutant):
+    """Removing ``@njit`` runs the same code in Python: equivalent by construction."""
+    return mutant["mutant"] == "" and mutant["original"].startswith(("@njit", "@jit"))
+
+
 def list_mutants(path, source):
     """Every mutant of ``source``, as (key, line number, original line, mutated line)."""
     mutmut = _mutmut()
@@ -142,9 +147,10 @@ def list_mutants(path, source):
                    if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
         removed = "\n".join(c[1:] for c in changed if c.startswith("-"))
         added = "\n".join(c[1:] for c in changed if c.startswith("+"))
-        out.append({"key": f"{mid.line_number + 1}:{mid.index}", "line": mid.line_number + 1,
-                    "original": removed.strip(), "mutant": added.strip(),
-                    "source": mutated})
+        mutant = {"key": f"{mid.line_number + 1}:{mid.index}", "line": mid.line_number + 1,
+                  "original": removed.strip(), "mutant": added.strip(), "source": mutated}
+        if not _compile_only(mutant):
+            out.append(mutant)
     return out
 
 
@@ -269,7 +275,7 @@ def report(results, modules=None):
         if entry.get("source_sha") != _sha(_read(path)):
             print(f"{path:40s} (source changed since the run: rerun)")
             continue
-        ms = entry["mutants"].values()
+        ms = [m for m in entry["mutants"].values() if not _compile_only(m)]
         killed = sum(m["status"] in ("killed", "timeout") for m in ms)
         equiv = sum(m["status"] == "survived" and _is_equivalent(equivalents, path, m)
                     for m in ms)
