@@ -1,0 +1,62 @@
+"""Kernel edge cases that random inputs never reach.
+
+Written to kill the mutants of ``nimf/_kernels/`` that the other tests let live
+(``python tools/mutation.py nimf/_kernels/``): exact zeros and ones, where a
+kernel takes a shortcut.
+"""
+
+import numpy as np
+import pytest
+
+from nimf._kernels import tensor as tensor_kernels
+
+
+def _factor_with_zeros_and_ones(rng, J, R, dtype):
+    F = rng.standard_normal((J, R)).astype(dtype)
+    F[0, :] = 1.0   # a whole row of exact ones
+    F[1, 0] = 0.0   # an exact zero, skipped by the kernel
+    F[2, :] = -1.0
+    return F
+
+
+def test_contract_r_first_with_exact_zeros_and_ones(rng, dtype):
+    R, P, J, Q = 3, 4, 5, 6
+    T = rng.standard_normal((R, P, J, Q)).astype(dtype)
+    F = _factor_with_zeros_and_ones(rng, J, R, dtype)
+    out = np.full((R, P, Q), np.nan, dtype=dtype)  # overwritten, never read
+    tensor_kernels.contract_r_first(T, F, out)
+    expected = np.einsum("rpjq,jr->rpq", T.astype(float), F.astype(float))
+    np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_contract_r_last_with_exact_zeros_and_ones(rng, dtype):
+    P, J, Q, R = 4, 5, 6, 3
+    T = rng.standard_normal((P, J, Q, R)).astype(dtype)
+    F = _factor_with_zeros_and_ones(rng, J, R, dtype)
+    out = np.full((P, Q, R), np.nan, dtype=dtype)
+    tensor_kernels.contract_r_last(T, F, out)
+    expected = np.einsum("pjqr,jr->pqr", T.astype(float), F.astype(float))
+    np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_contract_r_first_of_a_zero_factor_is_zero(rng):
+    T = rng.standard_normal((2, 3, 4, 5))
+    out = np.full((2, 3, 5), 7.0)
+    tensor_kernels.contract_r_first(T, np.zeros((4, 2)), out)
+    np.testing.assert_array_equal(out, 0.0)
+
+
+@pytest.mark.parametrize("n_observed", [0, 1, 7])
+def test_fill_missing_counts_observed_entries_only(rng, n_observed):
+    X = rng.standard_normal(7)
+    X_hat = rng.standard_normal(7)
+    observed = np.zeros(7, dtype=bool)
+    observed[:n_observed] = True
+    X[~observed] = np.nan  # never read
+    out = np.empty(7)
+    total = tensor_kernels.fill_missing(X, X_hat, observed, out)
+    expected = float(np.sum((X[observed] - X_hat[observed]) ** 2))
+    assert total == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_array_equal(out, np.where(observed, X, X_hat))
