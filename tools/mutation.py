@@ -291,7 +291,8 @@ def survivors(results, modules):
     for path in modules:
         for key, m in sorted(results.get(path, {}).get("mutants", {}).items(),
                              key=lambda kv: kv[1]["line"]):
-            if m["status"] == "survived" and not _is_equivalent(equivalents, path, m):
+            if (m["status"] == "survived" and not _compile_only(m)
+                    and not _is_equivalent(equivalents, path, m)):
                 print(f"{path}:{m['line']}  [{key}]\n  - {m['original']}\n  + {m['mutant']}")
 
 
