@@ -198,6 +198,10 @@ def run_tests(path, timeout=None):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return False, time.monotonic() - start, True
+    except BaseException:  # interrupted: the tests must not outlive the run
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     return code == 0, time.monotonic() - start, False
 
 
