@@ -132,26 +132,28 @@ def _compile_only(mutant):
 
 
 def list_mutants(path, source):
-    """Every mutant of ``source``, as (key, line number, original line, mutated line)."""
+    """Every mutant of ``source``: (mutmut id, key) pairs, cheap (one parse)."""
     mutmut = _mutmut()
     context = mutmut.Context(source=source, filename=path, dict_synonyms=[])
-    out = []
-    for mid in mutmut.list_mutations(context):
-        mutated, n = mutmut.mutate(mutmut.Context(source=source, mutation_id=mid,
-                                                  filename=path, dict_synonyms=[]))
-        if n != 1 or mutated == source:
-            continue
-        old = source.splitlines()
-        new = mutated.splitlines()
-        changed = [line for line in difflib.unified_diff(old, new, lineterm="", n=0)
-                   if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
-        removed = "\n".join(c[1:] for c in changed if c.startswith("-"))
-        added = "\n".join(c[1:] for c in changed if c.startswith("+"))
-        mutant = {"key": f"{mid.line_number + 1}:{mid.index}", "line": mid.line_number + 1,
-                  "original": removed.strip(), "mutant": added.strip(), "source": mutated}
-        if not _compile_only(mutant):
-            out.append(mutant)
-    return out
+    return [(mid, f"{mid.line_number + 1}:{mid.index}")
+            for mid in mutmut.list_mutations(context)]
+
+
+def make_mutant(path, source, mid, key):
+    """The mutated source and its changed line, or None (no change, or ``@njit`` removed)."""
+    mutmut = _mutmut()
+    mutated, n = mutmut.mutate(mutmut.Context(source=source, mutation_id=mid,
+                                              filename=path, dict_synonyms=[]))
+    if n != 1 or mutated == source:
+        return None
+    changed = [line for line in difflib.unified_diff(source.splitlines(), mutated.splitlines(),
+                                                     lineterm="", n=0)
+               if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+    removed = "\n".join(c[1:] for c in changed if c.startswith("-"))
+    added = "\n".join(c[1:] for c in changed if c.startswith("+"))
+    mutant = {"key": key, "line": mid.line_number + 1, "original": removed.strip(),
+              "mutant": added.strip(), "source": mutated}
+    return None if _compile_only(mutant) else mutant
 
 
 def _expand(paths):
@@ -233,9 +235,14 @@ def run_module(path, results, sample=None, seed=0, rerun_survivors=False, deadli
     mutants = list_mutants(path, source)
     entry["generated"] = len(mutants)
     if sample is not None and sample < len(mutants):
-        mutants = sorted(random.Random(seed).sample(mutants, sample), key=lambda m: m["line"])
-    todo = [m for m in mutants if m["key"] not in done
-            or (rerun_survivors and done[m["key"]]["status"] == "survived")]
+        mutants = sorted(random.Random(seed).sample(mutants, sample),
+                         key=lambda m: m[0].line_number)
+    if rerun_survivors:  # every recorded survivor, whatever the sample
+        todo = [(mid, key) for mid, key in list_mutants(path, source)
+                if key in done and done[key]["status"] == "survived"]
+    else:
+        todo = [(mid, key) for mid, key in mutants if key not in done]
+    todo = [m for m in (make_mutant(path, source, mid, key) for mid, key in todo) if m]
     if not todo:
         return True
     ok, base, _ = run_tests(path)
