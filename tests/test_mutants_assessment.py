@@ -172,3 +172,67 @@ def test_align_fits_against_an_independent_computation(rng):
         assert instability_std[i] == pytest.approx(np.std(d), abs=1e-12)
         assert instability_std[i] > 1e-3  # the three distances differ
     assert similarity[0, 2] == 1.0  # the best fit against itself
+
+
+# ------------------------------------------------------------------ stability
+def _nonneg(seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.uniform(size=(30, 3)) @ rng.uniform(size=(3, 20)) + 0.05 * rng.uniform(
+        size=(30, 20))
+
+
+def test_stability_fits_each_rank_and_seed_independently():
+    import warnings
+
+    from nimf.assessment import stability
+    from nimf.decomposition import NMF
+
+    X = _nonneg()
+    estimator = NMF(init="random", max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short fits warn about max_iter
+        result = stability(estimator, X, [2, 3], n_seeds=3, random_state=7,
+                           metric="correlation")
+        seeds = np.random.RandomState(7).randint(np.iinfo(np.int32).max, size=(2, 3))
+        for i, rank in enumerate([2, 3]):
+            for s in range(3):
+                model = NMF(n_components=rank, init="random", max_iter=30,
+                            random_state=int(seeds[i, s])).fit(X)
+                X_hat = model.inverse_transform(model.transform(X))
+                error = np.linalg.norm(X - X_hat) / np.linalg.norm(X)
+                assert result.errors[i, s] == pytest.approx(error, rel=1e-10)
+                # the aligned fit is that model's components, reordered (no sign flips)
+                got = result.components[i][s]
+                assert sorted(map(tuple, got)) == sorted(map(tuple, model.components_))
+    np.testing.assert_array_equal(result.best_seeds, result.errors.argmin(axis=1))
+    assert result.metric == "correlation" and result.allow_sign_flip is False
+    for i in range(2):
+        for s in range(3):
+            # similarity under the requested metric (not cosine)
+            expected = np.mean([_naive_similarity(result.best_components[i][[j]],
+                                                  result.components[i][s][[j]],
+                                                  "correlation")[0, 0]
+                                for j in range(len(result.best_components[i]))])
+            assert result.similarity[i, s] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("given,resolved", [("auto", True), (False, False),
+                                            (np.bool_(True), True)])
+def test_stability_sign_flips_of_signed_fits(rng, given, resolved):
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import stability
+
+    X = rng.standard_normal((20, 6))
+    result = stability(PCA(), X, [2], n_seeds=2, random_state=0, allow_sign_flip=given)
+    assert result.allow_sign_flip is resolved and result.metric == "cosine"
+
+
+def test_stability_refuses_a_bad_sign_flip_option(rng):
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import stability
+
+    with pytest.raises(ValueError, match="allow_sign_flip must be True, False or 'auto', "
+                                         "got 'yes'"):
+        stability(PCA(), rng.standard_normal((20, 6)), [2], n_seeds=2, allow_sign_flip="yes")
