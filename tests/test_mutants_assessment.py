@@ -236,3 +236,13 @@ def test_stability_refuses_a_bad_sign_flip_option(rng):
     with pytest.raises(ValueError, match="allow_sign_flip must be True, False or 'auto', "
                                          "got 'yes'"):
         stability(PCA(), rng.standard_normal((20, 6)), [2], n_seeds=2, allow_sign_flip="yes")
+
+
+def test_stability_result_defaults():
+    from nimf.assessment.stability import StabilityResult
+
+    result = StabilityResult(ranks=np.array([2]), errors=np.zeros((1, 2)),
+                             best_seeds=np.array([0]), similarity=np.ones((1, 2)),
+                             instability=np.zeros(1), instability_std=np.zeros(1),
+                             components=[], best_components=[])
+    assert result.metric == "cosine" and result.allow_sign_flip is True
