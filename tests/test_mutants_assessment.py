@@ -246,3 +246,13 @@ def test_stability_result_defaults():
                              instability=np.zeros(1), instability_std=np.zeros(1),
                              components=[], best_components=[])
     assert result.metric == "cosine" and result.allow_sign_flip is True
+
+
+def test_stability_defaults_to_five_seeds_and_cosine(rng):
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import stability
+
+    result = stability(PCA(), rng.standard_normal((20, 6)), [1, 2], random_state=0)
+    assert result.errors.shape == (2, 5) and result.similarity.shape == (2, 5)
+    assert result.metric == "cosine" and result.allow_sign_flip is True
