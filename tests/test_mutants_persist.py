@@ -555,3 +555,17 @@ def test_an_automatic_rank_without_its_record_is_the_factors_rank(tmp_path, rati
     header["fitted"].pop("n_components_", None)
     loaded = nimf.load_model(_save_with(tmp_path / "auto.npz", _arrays(ratings_model), header))
     assert loaded.n_components == "auto" and loaded.user_factors_.shape[1] == 2
+
+
+def test_an_array_foreign_to_the_class_is_named_with_the_expected_ones(tmp_path, odl):
+    arrays = _arrays(nimf.save_model(odl, tmp_path / "m"))
+    header = json.loads(str(arrays.pop("__header__")))
+    arrays["attr__evil_"] = np.ones(3)
+    expected = sorted(["attr__components_", "state__B", "state__D", "state__G", "state__S",
+                       "state__beta_avg", "state__codes", "state__feature_counts",
+                       "state__feature_map", "state__norms", "state__sample_counts",
+                       "state__storage_cols"])
+    _refused(_save_with(tmp_path / "bad.npz", arrays, header),
+             re.escape("the header names the class OnlineDictionaryLearning, but the file "
+                       "holds the array 'attr__evil_', which a OnlineDictionaryLearning does "
+                       f"not have (expected {expected})") + "$")
