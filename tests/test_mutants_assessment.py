@@ -5,6 +5,7 @@ Written to kill the mutants of ``nimf/assessment/matching.py`` and
 (``python tools/mutation.py nimf/assessment/``).
 """
 
+import re
 from itertools import combinations, permutations, product
 
 import numpy as np
@@ -53,11 +54,24 @@ def test_component_similarity_matches_the_definition(rng, metric):
     np.testing.assert_array_equal(got[:, 2], 0.0)
 
 
-def test_component_similarity_is_clipped_to_one(rng):
-    A = rng.standard_normal((5, 11)) * 1e3
-    S = component_similarity(A, A * 7.1)
+@pytest.mark.parametrize("scale", [7.1, -7.1])
+def test_component_similarity_is_clipped_to_one(rng, scale):
+    # 50 rows against scaled copies: some products of unit rows round past +-1
+    A = rng.standard_normal((50, 11)) * 1e3
+    S = component_similarity(A, A * scale)
     assert np.all(S <= 1.0) and np.all(S >= -1.0)
-    np.testing.assert_allclose(np.diag(S), 1.0, atol=1e-14)
+    np.testing.assert_allclose(np.diag(S), np.sign(scale), atol=1e-14)
+
+
+@pytest.mark.parametrize("bad,shape", [(np.ones((2, 2, 2)), "(2, 2, 2)"),
+                                       (np.ones((0, 3)), "(0, 3)")])
+def test_component_similarity_names_the_bad_input(rng, bad, shape):
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "B must be a non-empty 2D array of shape (n_components, n_features), got an "
+            f"array of shape {shape}") + "$"):
+        component_similarity(np.ones((2, 3)), bad)
+    with pytest.raises(ValueError, match="^A must be finite, got NaN or infinite values$"):
+        component_similarity(np.array([[1.0, np.nan, 0.0]]), np.ones((2, 3)))
 
 
 def test_component_similarity_refuses_different_feature_counts(rng):
