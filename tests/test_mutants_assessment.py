@@ -270,3 +270,26 @@ def test_stability_defaults_to_five_seeds_and_cosine(rng):
     result = stability(PCA(), rng.standard_normal((20, 6)), [1, 2], random_state=0)
     assert result.errors.shape == (2, 5) and result.similarity.shape == (2, 5)
     assert result.metric == "cosine" and result.allow_sign_flip is True
+
+
+def test_an_uncorrelated_pair_is_not_flipped():
+    # a flip is made only when it makes the pair more similar
+    A = np.array([[1.0, 0.0, 0.0]])
+    B = np.array([[0.0, 2.0, 0.0]])
+    result = match_components(A, B, allow_sign_flip=True)
+    np.testing.assert_array_equal(result.signs, [1.0])
+    np.testing.assert_array_equal(result.apply(B), B)
+
+
+@pytest.mark.parametrize("gap,snapped", [(0.5e-12, True), (1.5e-12, False), (1e-9, False)])
+def test_only_rounding_away_from_a_perfect_match_is_snapped_to_one(gap, snapped):
+    # the stated tolerance: within 1e-12 of 1 is a perfect match that rounding spoilt
+    theta = np.arccos(1 - gap)
+    A = np.array([[1.0, 0.0]])
+    B = np.array([[np.cos(theta), np.sin(theta)]])
+    result = match_components(A, B)
+    if snapped:
+        assert result.score == 1.0
+    else:
+        assert result.score < 1.0
+        assert result.score == pytest.approx(1 - gap, abs=1e-15)

@@ -569,3 +569,10 @@ def test_an_array_foreign_to_the_class_is_named_with_the_expected_ones(tmp_path,
              re.escape("the header names the class OnlineDictionaryLearning, but the file "
                        "holds the array 'attr__evil_', which a OnlineDictionaryLearning does "
                        f"not have (expected {expected})") + "$")
+
+
+def test_an_unsupported_estimator_is_named_exactly(tmp_path):
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "save_model supports the nimf estimators ['CPDecomposition', 'MatrixCompletion', "
+            "'NMF', 'OnlineDictionaryLearning', 'SparsePCA'], got dict") + "$"):
+        nimf.save_model({}, tmp_path / "m")
