@@ -238,9 +238,11 @@ def run_module(path, results, sample=None, seed=0, rerun_survivors=False, deadli
     if sample is not None and sample < len(mutants):
         mutants = sorted(random.Random(seed).sample(mutants, sample),
                          key=lambda m: m[0].line_number)
-    if rerun_survivors:  # every recorded survivor, whatever the sample
+    if rerun_survivors:  # every recorded survivor, whatever the sample (not the equivalents)
+        equivalents = load_equivalents()
         todo = [(mid, key) for mid, key in list_mutants(path, source)
-                if key in done and done[key]["status"] == "survived"]
+                if key in done and done[key]["status"] == "survived"
+                and not _is_equivalent(equivalents, path, done[key])]
     else:
         todo = [(mid, key) for mid, key in mutants if key not in done]
     todo = [m for m in (make_mutant(path, source, mid, key) for mid, key in todo) if m]
