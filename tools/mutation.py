@@ -213,7 +213,7 @@ def load_equivalents():
     pairs = set()
     if not os.path.exists(EQUIVALENTS):
         return pairs
-    row = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*(\d+)\s*\|\s*`(.*)`\s*\|")
+    row = re.compile(r"^\|\s*`([^`]+)`\s*\|\s*(\d+)\s*\|\s*`(.*?)`\s*\|")
     for line in _read(os.path.relpath(EQUIVALENTS, ROOT)).splitlines():
         m = row.match(line)
         if m:
