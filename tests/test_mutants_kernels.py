@@ -60,3 +60,26 @@ def test_fill_missing_counts_observed_entries_only(rng, n_observed):
     expected = float(np.sum((X[observed] - X_hat[observed]) ** 2))
     assert total == pytest.approx(expected, abs=1e-12)
     np.testing.assert_array_equal(out, np.where(observed, X, X_hat))
+
+
+# ------------------------------------------------------------ input checks
+def test_scan_rows_against_a_naive_reference(rng, dtype):
+    from nimf._kernels.checks import first_nonfinite_row, scan_rows
+
+    X = rng.standard_normal((8, 5)).astype(dtype)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    first, sumsq = scan_rows(X, 0, 8)
+    assert first == -1
+    assert sumsq == pytest.approx(np.sum(X.astype(float) ** 2), rel=rtol)
+    first, sumsq = scan_rows(X, 2, 6)  # rows lo:hi only
+    assert first == -1
+    assert sumsq == pytest.approx(np.sum(X[2:6].astype(float) ** 2), rel=rtol)
+    X[5, 3] = np.inf
+    X[6, 0] = np.nan
+    first, sumsq = scan_rows(X, 1, 8)  # stops at the first bad row, sums the rows before
+    assert first == 5
+    assert sumsq == pytest.approx(np.sum(X[1:5].astype(float) ** 2), rel=rtol)
+    assert first_nonfinite_row(X, 0, 8) == 5 and first_nonfinite_row(X, 6, 8) == 6
+    assert first_nonfinite_row(X, 0, 5) == -1
+    first, sumsq = scan_rows(X, 3, 3)  # an empty range
+    assert first == -1 and sumsq == 0.0

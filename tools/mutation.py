@@ -57,7 +57,7 @@ EQUIVALENTS = os.path.join(ROOT, "tests", "mutation_equivalents.md")
 TESTS = {
     "nimf/_persist.py": ["tests/test_persist.py", "tests/test_mutants_persist.py"],
     "nimf/_kernels/checks.py": ["tests/test_validation.py", "tests/test_online_kernels.py",
-                                "tests/test_sources.py"],
+                                "tests/test_sources.py", "tests/test_mutants_kernels.py"],
     "nimf/_kernels/tensor.py": ["tests/test_tensor_cp.py", "tests/test_mutants_kernels.py"],
     "nimf/_kernels/codes.py": ["tests/test_codes.py"],
     "nimf/_kernels/nmf.py": ["tests/test_nmf.py"],
