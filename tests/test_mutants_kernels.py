@@ -83,3 +83,17 @@ def test_scan_rows_against_a_naive_reference(rng, dtype):
     assert first_nonfinite_row(X, 0, 5) == -1
     first, sumsq = scan_rows(X, 3, 3)  # an empty range
     assert first == -1 and sumsq == 0.0
+
+
+def test_huge_finite_values_of_both_signs_are_finite(dtype):
+    from nimf._kernels.checks import first_nonfinite_row, scan_rows
+
+    big = np.finfo(dtype).max / 2
+    X = np.tile(np.array([big, -big], dtype=dtype), (3, 16))  # sums overflow both ways
+    assert first_nonfinite_row(X, 0, 3) == -1
+    first, sumsq = scan_rows(X, 0, 3)
+    assert first == -1
+    if dtype == np.float64:
+        assert sumsq == np.inf  # overflows float64: the caller's slower check describes it
+    else:  # float32 values are summed in float64, where they fit
+        assert sumsq == pytest.approx(96 * float(big) ** 2, rel=1e-12)
