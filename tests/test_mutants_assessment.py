@@ -293,3 +293,32 @@ def test_only_rounding_away_from_a_perfect_match_is_snapped_to_one(gap, snapped)
     else:
         assert result.score < 1.0
         assert result.score == pytest.approx(1 - gap, abs=1e-15)
+
+
+# ---------------------------------------------------------- cross-validation
+def test_speckled_mask_allows_no_minimum():
+    from nimf.assessment import speckled_mask
+
+    hidden = speckled_mask((6, 5), 0.5, 0, random_state=0)
+    assert hidden.shape == (6, 5) and hidden.dtype == bool
+    with pytest.raises(ValueError, match="min_observed"):
+        speckled_mask((6, 5), 0.5, -1, random_state=0)
+
+
+def test_fit_with_missing_starts_a_fully_hidden_column_at_zero(rng):
+    import warnings
+
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import fit_with_missing
+
+    X = rng.standard_normal((20, 5))
+    hidden = np.zeros_like(X, dtype=bool)
+    hidden[:, 2] = True  # no observed value: its mean is taken as 0, not 0/0
+    X[hidden] = np.nan   # never read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no 0/0 division
+        model, X_hat = fit_with_missing(PCA(2), X, hidden, n_iter=1)
+    assert np.all(np.isfinite(X_hat))
+    # one iteration fits the start, whose hidden column is all zeros
+    np.testing.assert_allclose(model.mean_[2], 0.0, atol=1e-12)
