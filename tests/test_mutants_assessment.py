@@ -322,3 +322,14 @@ def test_fit_with_missing_starts_a_fully_hidden_column_at_zero(rng):
     assert np.all(np.isfinite(X_hat))
     # one iteration fits the start, whose hidden column is all zeros
     np.testing.assert_allclose(model.mean_[2], 0.0, atol=1e-12)
+
+
+def test_fit_with_missing_needs_at_least_one_fit():
+    from nimf.assessment.cross_validation import fit_with_missing
+    from nimf.decomposition import NMF
+
+    X = np.abs(np.random.default_rng(0).standard_normal((10, 6)))
+    hidden = np.zeros_like(X, dtype=bool)
+    hidden[0, 0] = True
+    with pytest.raises(ValueError, match="n_iter"):
+        fit_with_missing(NMF(2), X, hidden, n_iter=0)

@@ -77,6 +77,7 @@ def fit_with_missing(estimator, X, hidden, n_iter=10):
     X_hat : ndarray of shape X.shape
         The model's reconstruction of the final imputed data.
     """
+    n_iter = check_int(n_iter, "n_iter", min_val=1)
     observed = ~hidden
     counts = observed.sum(axis=0)
     col_means = np.divide(np.where(observed, X, 0).sum(axis=0), counts,
