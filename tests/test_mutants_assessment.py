@@ -452,3 +452,22 @@ def test_the_error_of_an_image_fit_is_the_root_of_the_unexplained_variance():
     assert model.fitted and error == pytest.approx(0.6)
     # a score above one (rounding) gives an error of zero, not NaN
     assert _fit_and_score(Fitted(1.0 + 1e-12), "images", images=True)[1] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_error_curve_of_image_fits(rng):
+    import nibabel
+
+    from nimf.assessment import error_curve
+    from nimf.neuro import NMF as ImageNMF
+    imgs = [nibabel.Nifti1Image(rng.rand(4, 4, 4, 15).astype(np.float32), np.eye(4))
+            for _ in range(2)]
+    mask = nibabel.Nifti1Image(np.ones((4, 4, 4), np.int8), np.eye(4))
+    curve = error_curve(ImageNMF(mask=mask, smoothing_fwhm=None, max_iter=20), imgs, [2, 3],
+                        n_seeds=1, random_state=0)
+    # no SVD bound for images: one NaN per rank
+    assert isinstance(curve.svd_bound, np.ndarray) and curve.svd_bound.shape == (2,)
+    assert np.isnan(curve.svd_bound).all()
+    for i in range(2):
+        model = curve.models[i][0]
+        assert curve.errors[i, 0] == pytest.approx(np.sqrt(1.0 - model.score(imgs)), rel=1e-9)
