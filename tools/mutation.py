@@ -82,7 +82,8 @@ TESTS = {
     "nimf/decomposition/online.py": ["tests/test_online.py", "tests/test_online_streaming.py"],
     "nimf/decomposition/nmf.py": ["tests/test_nmf.py"],
     "nimf/ratings/completion.py": ["tests/test_ratings_completion.py",
-                                   "tests/test_ratings_default.py"],
+                                   "tests/test_ratings_default.py",
+                                   "tests/test_mutants_ratings.py"],
     "nimf/tensor/cp.py": ["tests/test_tensor_cp.py"],
     "nimf/neuro/study.py": ["tests/test_study.py", "tests/test_neuro_study_fit.py"],
 }
