@@ -5,6 +5,7 @@ tests let live (``python tools/mutation.py nimf/decomposition/online.py``).
 """
 
 import numpy as np
+import pytest
 
 from nimf.decomposition import OnlineDictionaryLearning
 
@@ -20,3 +21,14 @@ def test_warm_started_codes_are_remembered_per_sample(rng):
     assert np.all(codes >= 0)
     assert np.all(np.abs(codes).sum(axis=1) > 0)  # every sample was coded and stored
 
+
+
+def test_an_empty_validation_set_on_disk_is_refused_by_name(rng, tmp_path):
+    # a memory map is read block by block: with no rows there is no block at all
+    np.save(tmp_path / "valid.npy", np.empty((0, 6)))
+    V = np.load(tmp_path / "valid.npy", mmap_mode="r")
+    model = OnlineDictionaryLearning(n_components=2, n_epochs=1, random_state=0)
+    with pytest.raises(ValueError) as info:
+        model.fit(rng.randn(20, 6), validation=V)
+    assert str(info.value) == ("validation must be an array of shape (n_valid, 6), got an "
+                               "array of shape (0, 6)")
