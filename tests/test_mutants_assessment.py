@@ -333,3 +333,141 @@ def test_fit_with_missing_needs_at_least_one_fit():
     hidden[0, 0] = True
     with pytest.raises(ValueError, match="n_iter"):
         fit_with_missing(NMF(2), X, hidden, n_iter=0)
+
+
+# ---- errors.py: the shared input checks, with their exact messages
+# (written to kill the mutants of ``nimf/assessment/errors.py``)
+
+def _message(function, *args, **kwargs):
+    with pytest.raises(ValueError) as info:
+        function(*args, **kwargs)
+    return str(info.value)
+
+
+def test_a_single_int_rank_is_a_list_of_one(rng):
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import error_curve, svd_error_bound
+    X = rng.randn(12, 6)
+    result = error_curve(PCA(), X, 2, n_seeds=1, random_state=0)
+    np.testing.assert_array_equal(result.ranks, [2])
+    np.testing.assert_allclose(svd_error_bound(X, 2), svd_error_bound(X, [2]))
+
+
+def test_rank_checks_say_what_was_expected_and_given(rng):
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import error_curve
+    X = rng.randn(12, 6)
+    assert _message(error_curve, PCA(), X, []) == (
+        "ranks must be a non-empty sequence of positive ints, got an empty sequence")
+    assert _message(error_curve, PCA(), X, [2, 7]) == (
+        "ranks must be <= 6 (the smaller dimension of X), got 7")
+    assert _message(error_curve, PCA(), X, 2.5) == (
+        "ranks must be a sequence of positive ints, got 2.5")
+
+
+def test_data_checks_say_what_was_expected_and_given():
+    from nimf.assessment import svd_error_bound
+    assert _message(svd_error_bound, np.ones(4), [1]) == (
+        "expected X as a 2D array, got an array of shape (4,)")
+    assert _message(svd_error_bound, np.ones((0, 3)), [1]) == (
+        "expected a non-empty 2D array X, got shape (0, 3)")
+    assert _message(svd_error_bound, np.array([["a", "b"]]), [1]) == (
+        "expected X of numbers, got dtype <U1")
+    assert _message(svd_error_bound, np.array([[1.0, np.nan]]), [1]) == (
+        "expected X with finite values, got NaN or infinite values")
+    assert _message(svd_error_bound, np.zeros((3, 2)), [1]) == (
+        "expected X with at least one non-zero value, got all zeros")
+
+
+def test_integer_data_are_taken_as_float64():
+    from nimf.assessment.errors import check_data
+    for X in (np.array([[1, 2], [3, 4]], dtype=np.int32),
+              np.array([[1, 2], [3, 4]], dtype=np.uint8)):
+        assert check_data(X).dtype == np.float64
+    assert check_data(np.ones((2, 2), dtype=np.float32)).dtype == np.float32
+
+
+def test_a_masked_study_given_to_an_array_estimator_is_refused_as_images():
+    from sklearn.decomposition import PCA
+
+    from nimf.assessment import error_curve
+
+    class StudyLike:  # what the assessment tools recognise a MaskedStudy by
+        def read_subject(self, i):
+            raise AssertionError("never read")
+
+        def __nimf_source__(self):
+            raise AssertionError("never opened")
+
+    assert _message(error_curve, PCA(), StudyLike(), [1]) == (
+        "X holds images or a masked study, which only nimf.neuro's image estimators "
+        "fit; got PCA: give it a 2D array")
+
+
+def test_relative_error_of_all_zero_data_is_nan():
+    from nimf.assessment.errors import relative_error
+    assert np.isnan(relative_error(np.zeros((3, 2)), np.ones((3, 2))))
+    X = np.array([[0.0, 3.0], [4.0, 0.0]])
+    mask = np.array([[True, False], [False, False]])  # only a zero entry is scored
+    assert np.isnan(relative_error(X, np.ones_like(X), mask))
+    assert relative_error(X, np.zeros_like(X)) == 1.0
+
+
+def test_best_errors_and_best_seeds_pick_the_lowest_error_per_rank():
+    from nimf.assessment import ErrorCurveResult
+    errors = np.array([[0.5, 0.2, 0.4],
+                       [0.1, 0.3, 0.05]])
+    result = ErrorCurveResult(ranks=np.array([1, 2]), errors=errors,
+                              svd_bound=np.array([0.1, 0.0]), components=[], models=[],
+                              centered=False)
+    np.testing.assert_array_equal(result.best_errors, [0.2, 0.05])
+    np.testing.assert_array_equal(result.best_seeds, [1, 2])
+
+
+def test_an_array_given_to_an_image_estimator_is_refused(rng):
+    from nimf.assessment import error_curve
+    from nimf.neuro import NMF as ImageNMF
+    assert _message(error_curve, ImageNMF(), rng.rand(6, 4), [1]) == (
+        "NMF fits 4D or surface images: X must be a list of images (or paths) or a "
+        "MaskedStudy, got ndarray")
+
+
+def test_the_error_of_an_image_fit_is_the_root_of_the_unexplained_variance():
+    from nimf.assessment.errors import _fit_and_score
+
+    class Fitted:  # an image estimator's fit and score (explained variance)
+        def __init__(self, explained):
+            self.explained = explained
+
+        def fit(self, X):
+            self.fitted = True
+            return self
+
+        def score(self, X):
+            return self.explained
+
+    model, error = _fit_and_score(Fitted(0.64), "images", images=True)
+    assert model.fitted and error == pytest.approx(0.6)
+    # a score above one (rounding) gives an error of zero, not NaN
+    assert _fit_and_score(Fitted(1.0 + 1e-12), "images", images=True)[1] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_error_curve_of_image_fits(rng):
+    import nibabel
+
+    from nimf.assessment import error_curve
+    from nimf.neuro import NMF as ImageNMF
+    imgs = [nibabel.Nifti1Image(rng.rand(4, 4, 4, 15).astype(np.float32), np.eye(4))
+            for _ in range(2)]
+    mask = nibabel.Nifti1Image(np.ones((4, 4, 4), np.int8), np.eye(4))
+    curve = error_curve(ImageNMF(mask=mask, smoothing_fwhm=None, max_iter=20), imgs, [2, 3],
+                        n_seeds=1, random_state=0)
+    # no SVD bound for images: one NaN per rank
+    assert isinstance(curve.svd_bound, np.ndarray) and curve.svd_bound.shape == (2,)
+    assert np.isnan(curve.svd_bound).all()
+    for i in range(2):
+        model = curve.models[i][0]
+        assert curve.errors[i, 0] == pytest.approx(np.sqrt(1.0 - model.score(imgs)), rel=1e-9)

@@ -862,7 +862,9 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             return None
         if is_large_input(validation):
             src = as_source(validation, name="validation")
-            V = np.concatenate([blk for _, blk in src.iter_row_blocks()])
+            blocks = [blk for _, blk in src.iter_row_blocks()]
+            # no rows: an empty array, which the shape check below refuses by name
+            V = np.concatenate(blocks) if blocks else np.empty(tuple(src.shape))
             if src.feature_order is not None:
                 out = np.empty_like(V)
                 out[:, src.feature_order] = V

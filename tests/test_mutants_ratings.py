@@ -1,0 +1,77 @@
+"""MatrixCompletion's refusals and edge shapes, with their exact messages.
+
+Written to kill the mutants of ``nimf/ratings/completion.py`` that the other
+tests let live (``python tools/mutation.py nimf/ratings/completion.py``).
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from nimf import save_model
+from nimf.datasets import make_ratings
+from nimf.ratings import MatrixCompletion
+
+WHAT = ("ratings must be a DataFrame with columns ['user', 'item', 'rating'], a tuple of 3 "
+        "1-D arrays or an array of shape (n, 3)")
+
+
+def _message(error, function, *args, **kwargs):
+    with pytest.raises(error) as info:
+        function(*args, **kwargs)
+    return str(info.value)
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return make_ratings(30, 20, 200, random_state=12).ratings
+
+
+def test_a_negative_alpha_bias_is_named(ratings):
+    assert _message(ValueError, MatrixCompletion(2, alpha_bias=-1.0).fit, ratings) == (
+        "alpha_bias must be in [0, inf), got -1")
+
+
+def test_ratings_that_are_no_table_are_a_type_error():
+    assert _message(TypeError, MatrixCompletion(2).fit, None) == f"{WHAT}, got NoneType None"
+    assert _message(TypeError, MatrixCompletion(2).fit, 5) == f"{WHAT}, got int 5"
+
+
+def test_a_sparse_matrix_of_one_item_is_fitted():
+    X = sp.csr_matrix(np.array([[4.0], [0.0], [3.0], [5.0]]))
+    model = MatrixCompletion(1, n_epochs=2, alpha=0.1, random_state=0).fit(X)
+    assert model.item_factors_.shape == (1, 1) and model.user_factors_.shape == (4, 1)
+    assert np.isfinite(model.item_bias_).all()
+    assert _message(ValueError, MatrixCompletion(1).fit, sp.csr_matrix((3, 0))) == (
+        "ratings must hold at least one rating, got a sparse matrix of shape (3, 0) with 0 "
+        "stored entries")
+
+
+def test_a_diverging_sgd_fit_suggests_a_lower_learning_rate(ratings):
+    from nimf._validation import NonFiniteResultError
+    model = MatrixCompletion(2, solver="sgd", learning_rate=1e3, alpha=0.1, n_epochs=5,
+                             random_state=0)
+    assert _message(NonFiniteResultError, model.fit, ratings) == (
+        "MatrixCompletion (solver='sgd') diverged at epoch 1: the factors or the training "
+        "RMSE became NaN or infinite; lower learning_rate (got 1000.0; the default is 0.01) "
+        "or scale the ratings")
+
+
+def test_somf_statistics_too_large_name_their_size(monkeypatch, ratings):
+    import nimf.ratings.completion as completion
+    monkeypatch.setattr(completion, "available_memory", lambda: 1000)
+    assert _message(ValueError, MatrixCompletion(5, solver="somf").fit, ratings) == (
+        "solver='somf' keeps a (6 x 6) statistic per item: 20 items x 5 components need "
+        "0.0 GiB, more than half of the 0.0 GiB free; use solver='als' (memory linear in "
+        "n_components) or fewer components")
+
+
+def test_ids_of_mixed_types_are_not_saved(tmp_path, ratings):
+    mixed = ratings.copy()
+    mixed["user"] = mixed["user"].astype(object)
+    mixed.loc[mixed.index[0], "user"] = "a"
+    model = MatrixCompletion(2, n_epochs=1, alpha=0.1, random_state=0).fit(mixed)
+    assert _message(ValueError, save_model, model, tmp_path / "model") == (
+        "save_model stores user ids that are all strings or all integers, got ids of types "
+        "['int', 'str']")
+    assert not list(tmp_path.iterdir())
