@@ -23,17 +23,14 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from _tools import CHROMIUM, CHROMIUM_ARGS, require_tools
+
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 NOTEBOOK = HERE / "component_browser.ipynb"
 
-CHROMIUM = "/usr/bin/chromium"
-# headless, and nothing that would reach the network on its own
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 VOILA_STARTUP_S = 120    # until Voilà answers HTTP
 RENDER_S = 180           # page load + kernel start + notebook execution + widget rendering
@@ -48,26 +45,9 @@ MAP = "img.nimf-component-map, .nimf-component-map img"
 TRACEBACK = '.jp-OutputArea-output:has-text("Traceback (most recent call last)")'
 
 
-def _in_ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _require_tools():
     """Skip (fail under CI) when the browser, Playwright or Voilà is missing."""
-    missing = []
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(f"{CHROMIUM} (Debian package 'chromium'; .ci/run installs it)")
-    for module, package in (("playwright.sync_api", "playwright"), ("voila", "voila")):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(f"Python package '{package}' (pip install \".[test]\")")
-    if missing:
-        reason = "browser test needs " + "; ".join(missing)
-        if _in_ci():
-            pytest.fail(reason + " -- CI is set, so this is an error, not a skip",
-                        pytrace=False)
-        pytest.skip(reason)
+    require_tools("browser test", {"playwright.sync_api": "playwright", "voila": "voila"})
 
 
 def _free_port():

@@ -8,7 +8,6 @@ Needs ``/usr/bin/chromium``, ``playwright`` and the documentation packages (all 
 extra; ``.ci/run`` installs chromium). Without them the test is skipped, except under CI (``CI``
 set), where it fails.
 """
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,34 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from _tools import CHROMIUM, CHROMIUM_ARGS, require_tools
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 # the quickest tutorial with figures
 TUTORIAL = "plot_tensor_decomposition"
 
 
-def _in_ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _require_tools():
-    missing = []
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(f"{CHROMIUM} (Debian package 'chromium'; .ci/run installs it)")
-    for module in ("playwright", "sphinx", "sphinx_gallery", "furo", "myst_parser", "sphinxarg",
-                   "numpydoc"):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"Python package '{module}' (pip install \".[test]\")")
-    if missing:
-        reason = "documentation browser test needs " + "; ".join(missing)
-        if _in_ci():
-            pytest.fail(reason + " -- CI is set, so this is an error, not a skip", pytrace=False)
-        pytest.skip(reason)
+    require_tools("documentation browser test", {
+        "playwright": "playwright", "sphinx": "sphinx", "sphinx_gallery": "sphinx-gallery",
+        "furo": "furo", "myst_parser": "myst-parser", "sphinxarg": "sphinx-argparse",
+        "numpydoc": "numpydoc"})
 
 
 @pytest.fixture(scope="module")
