@@ -1,5 +1,6 @@
 """What the browser tests need, shared by them: Debian's Chromium, its flags, and the rule
 that a missing tool skips the test locally but fails it under CI."""
+import contextlib
 import importlib.util
 import os
 
@@ -37,3 +38,35 @@ def require_tools(what, modules):
         if in_ci():
             pytest.fail(reason + " -- CI is set, so this is an error, not a skip", pytrace=False)
         pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def chromium_page(profile, allowed, viewport):
+    """A page of headless Debian Chromium with a fresh profile folder ``profile``.
+
+    Requests whose URL ``allowed(url)`` refuses are aborted and listed in
+    ``page.blocked_requests`` (the tests must not reach the network).
+    """
+    from playwright.sync_api import sync_playwright
+
+    blocked = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if allowed(url):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort()
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport=viewport, timeout=60_000)
+        try:
+            context.route("**/*", route)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.blocked_requests = blocked
+            yield page
+        finally:
+            context.close()

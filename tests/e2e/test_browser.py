@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from _tools import CHROMIUM, CHROMIUM_ARGS, require_tools
+from _tools import chromium_page, require_tools
 
 pytestmark = pytest.mark.e2e
 
@@ -145,34 +145,18 @@ def voila_url(tmp_path):
         shutdown()
 
 
+def _local(url):
+    host = urllib.parse.urlsplit(url).hostname
+    return host in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:"))
+
+
 @pytest.fixture
 def page(tmp_path):
     """A page of headless Debian Chromium that can reach localhost only."""
     _require_tools()
-    from playwright.sync_api import sync_playwright
-
-    blocked = []
-
-    def local_only(route):
-        host = urllib.parse.urlsplit(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),     # fresh and empty
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1600}, timeout=60_000)
-        try:
-            context.route("**/*", local_only)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.blocked_requests = blocked
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "chromium-profile", _local,
+                       {"width": 1280, "height": 1600}) as page:
+        yield page
 
 
 def _image_state(page, img):

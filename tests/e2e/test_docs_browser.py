@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from _tools import CHROMIUM, CHROMIUM_ARGS, require_tools
+from _tools import chromium_page, require_tools
 
 pytestmark = pytest.mark.e2e
 
@@ -52,30 +52,12 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    blocked = []
-
-    def local_only(route):
-        # the site is opened from disk; nothing may come from the network (MathJax's CDN is
-        # not used by these pages)
-        if route.request.url.startswith(("file:", "data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000}, timeout=60_000)
-        try:
-            context.route("**/*", local_only)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.blocked_requests = blocked
-            yield page
-        finally:
-            context.close()
+    # the site is opened from disk; nothing may come from the network (MathJax's CDN is
+    # not used by these pages)
+    with chromium_page(tmp_path / "chromium-profile",
+                       lambda url: url.startswith(("file:", "data:", "blob:")),
+                       {"width": 1400, "height": 1000}) as page:
+        yield page
 
 
 def _check_rendered(page, path):
