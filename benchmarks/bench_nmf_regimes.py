@@ -37,7 +37,7 @@ error.  ``x def`` compares the times to each one's own convergence, where
 the two stop at different errors.
 
     python benchmarks/bench_nmf_regimes.py [--repeats 3] [--blas-threads 1] [--clock wall|cpu]
-                                           [--rows issue,...]
+                                           [--rows issue,...] [--seed 0]
 """
 
 import argparse
@@ -155,6 +155,8 @@ def main():
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or the CPU time of this thread (steadier under "
                              "load; needs --blas-threads 1)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the generated matrices (the fits keep random_state=0)")
     parser.add_argument("--err-rtol", type=float, default=1e-5,
                         help="errors within this relative difference count as equal")
     args = parser.parse_args()
@@ -179,7 +181,7 @@ def main():
     for name, kind, n, p, k, dtype in REGIMES:
         if wanted and name not in wanted:
             continue
-        X = make_data(kind, n, p, k, dtype)
+        X = make_data(kind, n, p, k, dtype, seed=args.seed)
         t_sk, e_sk, it_sk, t_ni, e_ni, it_ni, t_hit = compare(X, k, args.repeats, args.err_rtol)
         good = e_ni <= e_sk * (1 + args.err_rtol)
         x_def.append(t_sk / t_ni)

@@ -22,7 +22,7 @@ times are the best of ``--repeats`` (numba compiled beforehand), and the last co
 nimf's default's time over Surprise SVD's, in the same run.
 
     pip install scikit-surprise
-    python benchmarks/bench_ratings_defaults.py [--repeats 1] [--only none strong]
+    python benchmarks/bench_ratings_defaults.py [--repeats 1] [--only none strong] [--seed 0]
 """
 
 import argparse
@@ -55,32 +55,35 @@ def regime(n_users, n_items, n_ratings, interaction, noise, skew=1.0, scale=(0.5
 
 # MovieLens-100k: 943 users, 1682 items, 100 000 ratings 1..5; the biases doubled and the
 # noise set so that the histogram of the ratings matches the real one (see the printout)
+_ML = dict(n_users=943, n_items=1682, n_ratings=100_000)
+# the keyword arguments of ``regime`` per regime (the seed is given by --seed)
 REGIMES = {
-    "strong": lambda: regime(943, 1682, 100_000, interaction=1.0, noise=0.4),
-    "weak": lambda: regime(943, 1682, 100_000, interaction=0.35, noise=0.9),
-    "none": lambda: regime(943, 1682, 100_000, interaction=0.0, noise=0.9),
-    "skewed": lambda: regime(943, 1682, 100_000, interaction=1.0, noise=0.7, skew=1.5),
-    "few/user": lambda: regime(6000, 1682, 60_000, interaction=1.0, noise=0.7, skew=0.5),
-    "movielens-like": lambda: regime(943, 1682, 100_000, interaction=1.0, noise=0.75,
-                                     scale=(1.0, 5.0), step=1.0, bias=1.1),
+    "strong": dict(_ML, interaction=1.0, noise=0.4),
+    "weak": dict(_ML, interaction=0.35, noise=0.9),
+    "none": dict(_ML, interaction=0.0, noise=0.9),
+    "skewed": dict(_ML, interaction=1.0, noise=0.7, skew=1.5),
+    "few/user": dict(n_users=6000, n_items=1682, n_ratings=60_000, interaction=1.0, noise=0.7,
+                     skew=0.5),
+    "movielens-like": dict(_ML, interaction=1.0, noise=0.75, scale=(1.0, 5.0), step=1.0,
+                           bias=1.1),
 }
 
 
-def models():
+def models(seed=0):
     return {
-        "nimf biases only": lambda: MatrixCompletion(n_components=0, random_state=0),
-        "nimf 50 comps (old default)": lambda: MatrixCompletion(50, random_state=0),
-        "nimf default": lambda: MatrixCompletion(random_state=0),
+        "nimf biases only": lambda: MatrixCompletion(n_components=0, random_state=seed),
+        "nimf 50 comps (old default)": lambda: MatrixCompletion(50, random_state=seed),
+        "nimf default": lambda: MatrixCompletion(random_state=seed),
     }
 
 
-def surprise_fit(name, train, scale):
+def surprise_fit(name, train, scale, seed=0):
     from surprise import SVD, BaselineOnly, Dataset, Reader
 
     trainset = Dataset.load_from_df(train[["user", "item", "rating"]],
                                     Reader(rating_scale=scale)).build_full_trainset()
     make = {"surprise BaselineOnly": lambda: BaselineOnly(verbose=False),
-            "surprise SVD": lambda: SVD(random_state=0)}[name]
+            "surprise SVD": lambda: SVD(random_state=seed)}[name]
     return make, trainset
 
 
@@ -88,6 +91,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--only", nargs="*", default=None, help="regimes to run")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the generated ratings, the split and every model")
     args = parser.parse_args()
     try:
         import surprise  # noqa: F401
@@ -101,26 +106,26 @@ def main():
         make().fit(small).rmse(small)
 
     table = []
-    for name, build in REGIMES.items():
+    for name, settings in REGIMES.items():
         if args.only and name not in args.only:
             continue
-        ratings = build()
+        ratings = regime(**settings, seed=args.seed)
         scale = (float(ratings.rating.min()), float(ratings.rating.max()))
         shares = ratings.rating.value_counts(normalize=True).sort_index()
         print(f"{name}: {len(ratings)} ratings, mean {ratings.rating.mean():.2f}, sd "
               f"{ratings.rating.std():.2f}" + (
                   "; shares " + "/".join(f"{100 * v:.0f}" for v in shares.values)
                   if len(shares) <= 5 else ""), flush=True)
-        train, test = train_test_split_ratings(ratings, 0.2, random_state=0)
+        train, test = train_test_split_ratings(ratings, 0.2, random_state=args.seed)
         row = {"regime": name}
         if have_surprise:
             for sname in ("surprise BaselineOnly", "surprise SVD"):
-                make, trainset = surprise_fit(sname, train, scale)
+                make, trainset = surprise_fit(sname, train, scale, args.seed)
                 elapsed, model = timed(make, trainset, args.repeats)
                 pred = np.array([model.predict(u, i, clip=True).est
                                  for u, i in zip(test.user, test.item)])
                 row[sname] = (elapsed, float(np.sqrt(np.mean((pred - test.rating) ** 2))))
-        for mname, make in models().items():
+        for mname, make in models(args.seed).items():
             elapsed, model = timed(make, train, args.repeats)
             row[mname] = (elapsed, model.rmse(test))
             if mname == "nimf default":

@@ -224,8 +224,8 @@ def test_als_rows_a_user_without_ratings_gets_zero_factors(rng):
     mu = X.data.mean()
     P = np.full((3, 2), 9.0)
     bu = np.full(3, 9.0)
-    ratings.als_rows(np.arange(3), X.indptr, X.indices, X.data, mu, bi, Q, 0.1, 0.2, P, bu,
-                     True)
+    ratings.als_rows(np.arange(3), X.indptr, X.indices, X.data, mu, bi, Q, 0.1, 0.2,
+                     np.diff(X.indptr).astype(float), P, bu, True)
     P_ref, bu_ref = naive_ratings.als_rows(dense, mask, mu, bi, Q, 0.1, 0.2, True)
     np.testing.assert_allclose(P, P_ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(bu, bu_ref, rtol=1e-10, atol=1e-12)

@@ -482,18 +482,28 @@ def _mc(**kw):
     return MatrixCompletion(**params)
 
 
-def _somf_reference(ratings, k, alpha, forget_exponent, batch_size, init_scale, seed):
-    """One SOMF epoch from the slow references of ``tests/naive_ratings.py``, drawing
-    the same random numbers as the estimator."""
+def _ratings_matrix(ratings):
     import scipy.sparse as sp
 
     users = np.unique(ratings.user.to_numpy())
     items = np.unique(ratings.item.to_numpy())
     u = np.searchsorted(users, ratings.user.to_numpy())
     i = np.searchsorted(items, ratings.item.to_numpy())
-    X = sp.csr_matrix((ratings.rating.to_numpy(float), (u, i)), shape=(users.size, items.size))
+    return sp.csr_matrix((ratings.rating.to_numpy(float), (u, i)),
+                         shape=(users.size, items.size))
+
+
+def _somf_reference(ratings, k, alpha, forget_exponent, batch_size, init_scale, seed,
+                    count_exponent=1.0):
+    """One SOMF epoch from the slow references of ``tests/naive_ratings.py``, drawing
+    the same random numbers as the estimator."""
+    X = _ratings_matrix(ratings)
     dense, mask = X.toarray(), X.toarray() != 0
     n_users, n_items = X.shape
+    n_u, n_i = mask.sum(axis=1), mask.sum(axis=0)
+    # the penalty weight of each user (n ** gamma) and each rating's share of an item's
+    user_w = n_u ** count_exponent
+    item_share = np.where(n_i > 0, n_i ** (count_exponent - 1.0), 1.0)
     rng = np.random.default_rng(seed)
     mu = float(X.data.mean())
     P = rng.normal(0.0, init_scale, (n_users, k))
@@ -505,26 +515,116 @@ def _somf_reference(ratings, k, alpha, forget_exponent, batch_size, init_scale, 
     order = rng.permutation(n_users)
     for s in range(0, n_users, batch_size):
         batch = order[s:s + batch_size]
-        P_all, bu_all = naive_ratings.als_rows(dense, mask, mu, bi, Q, alpha, alpha, True)
+        P_all, bu_all = naive_ratings.als_rows(dense, mask, mu, bi, Q, alpha, alpha, True,
+                                               user_w)
         P[batch], bu[batch] = P_all[batch], bu_all[batch]
         Q, bi, A, B, counts = naive_ratings.masked_item_step(
             batch, dense, mask, mu, P, bu, Q, bi, A, B, counts, alpha, alpha,
-            forget_exponent, True, 2)
-    P, bu = naive_ratings.als_rows(dense, mask, mu, bi, Q, alpha, alpha, True)
+            forget_exponent, True, 2, item_share)
+    P, bu = naive_ratings.als_rows(dense, mask, mu, bi, Q, alpha, alpha, True, user_w)
     return P, Q, bu, bi
 
 
-@pytest.mark.parametrize("forget_exponent", [0.6, 1.0])
-def test_mc_somf_epoch_matches_the_reference(ratings, forget_exponent):
+@pytest.mark.parametrize("forget_exponent,count_exponent",
+                         [(0.6, 1.0), (1.0, 1.0), (0.8, 0.5), (0.8, 0.0)])
+def test_mc_somf_epoch_matches_the_reference(ratings, forget_exponent, count_exponent):
     kw = dict(k=2, alpha=0.1, forget_exponent=forget_exponent, batch_size=7, init_scale=0.3,
-              seed=4)
+              seed=4, count_exponent=count_exponent)
     model = _mc(solver="somf", n_components=2, alpha=0.1, forget_exponent=forget_exponent,
-                batch_size=7, init_scale=0.3, random_state=4, n_epochs=1).fit(ratings)
+                batch_size=7, init_scale=0.3, random_state=4, n_epochs=1,
+                count_exponent=count_exponent).fit(ratings)
+    assert model.count_exponent_ == count_exponent
     P, Q, bu, bi = _somf_reference(ratings, **kw)
     np.testing.assert_allclose(model.item_factors_, Q, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(model.item_bias_, bi, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(model.user_factors_, P, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(model.user_bias_, bu, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("count_exponent", [1.0, 0.5, 0.0])
+def test_mc_als_sweep_solves_the_weighted_ridge_problems(ratings, count_exponent):
+    """After an ALS sweep, the item side is the exact solve of its ridge problems with
+    each item's penalty weighted by its number of ratings to the power
+    ``count_exponent`` (and the user side was, given the initial items)."""
+    X = _ratings_matrix(ratings)
+    dense, mask = X.toarray(), X.toarray() != 0
+    model = _mc(solver="als", n_components=3, alpha=0.2, alpha_bias=0.3, n_epochs=1,
+                count_exponent=count_exponent, random_state=3).fit(ratings)
+    rng = np.random.default_rng(3)
+    rng.normal(0.0, 0.1, (X.shape[0], 3))
+    Q0 = rng.normal(0.0, 0.1, (X.shape[1], 3))
+    mu = model.global_mean_
+    P, bu = naive_ratings.als_rows(dense, mask, mu, np.zeros(X.shape[1]), Q0, 0.2, 0.3, True,
+                                   mask.sum(axis=1) ** count_exponent)
+    np.testing.assert_allclose(model.user_factors_, P, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.user_bias_, bu, rtol=1e-8, atol=1e-10)
+    Q, bi = naive_ratings.als_rows(dense.T, mask.T, mu, bu, P, 0.2, 0.3, True,
+                                   mask.sum(axis=0) ** count_exponent)
+    np.testing.assert_allclose(model.item_factors_, Q, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.item_bias_, bi, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("count_exponent", [1.0, 0.5])
+def test_mc_sgd_epoch_shares_each_penalty_over_the_ratings(ratings, count_exponent):
+    """An SGD epoch charges each rating ``n ** (count_exponent - 1)`` of its user's and
+    its item's penalties: the serial reference pass over the estimator's order."""
+    import scipy.sparse as sp
+
+    from nimf._kernels import ratings as kernels
+
+    X = _ratings_matrix(ratings)
+    model = _mc(solver="sgd", n_components=2, alpha=0.3, n_epochs=1, learning_rate=0.05,
+                count_exponent=count_exponent, random_state=5).fit(ratings)
+    n_users, n_items = X.shape
+    rng = np.random.default_rng(5)
+    P0 = rng.normal(0.0, 0.1, (n_users, 2))
+    Q0 = rng.normal(0.0, 0.1, (n_items, 2))
+    user_block = rng.permutation(n_users) % 16
+    item_block = rng.permutation(n_items) % 16
+    coo = sp.coo_matrix(X)
+    users, items = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    group = ((item_block[items] - user_block[users]) % 16) * 16 + user_block[users]
+    order, _ = kernels.group_order(rng.permutation(X.nnz), group, 256)
+    n_u = np.diff(X.indptr).astype(float)
+    n_i = np.bincount(X.indices, minlength=n_items).astype(float)
+    P, Q, bu, bi, _ = naive_ratings.sgd_epoch(
+        users, items, coo.data, order, model.global_mean_, P0, Q0, np.zeros(n_users),
+        np.zeros(n_items), 0.05, 0.05, 0.3, 0.3, True, n_u ** (count_exponent - 1.0),
+        n_i ** (count_exponent - 1.0))
+    np.testing.assert_allclose(model.item_factors_, Q, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.user_bias_, bu, rtol=1e-9, atol=1e-12)
+
+
+def test_mc_count_exponent_auto_and_the_alpha_rule(ratings):
+    X = _ratings_matrix(ratings)
+    per_user = X.nnz / np.count_nonzero(np.diff(X.indptr))
+    per_item = X.nnz / np.count_nonzero(np.bincount(X.indices))
+    # an int rank: "auto" is the penalty per rating, with the density rule
+    fixed = _mc(solver="als", n_epochs=1).fit(ratings)
+    assert fixed.count_exponent_ == 1.0
+    assert fixed.alpha_ == pytest.approx(0.9 / (per_user * per_item) ** 0.25)
+    one = _mc(solver="als", n_epochs=1, count_exponent=1.0).fit(ratings)
+    np.testing.assert_array_equal(one.item_factors_, fixed.item_factors_)
+    # another exponent: the rule gives a user or item of typical size the same penalty
+    half = _mc(solver="als", n_epochs=1, count_exponent=0.5).fit(ratings)
+    assert half.alpha_ == pytest.approx(0.9)
+    sgd = _mc(solver="sgd", n_epochs=1, count_exponent=0.5).fit(ratings)
+    assert sgd.alpha_ == pytest.approx(0.03 * (per_user * per_item) ** 0.25)
+    # the searched rank: every candidate and the refit use 0.5
+    auto = _mc(n_components="auto", n_epochs=2).fit(ratings)
+    assert auto.count_exponent_ == 0.5
+    assert auto.selection_["candidates"][0]["alpha"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("bad,message", [
+    (1.5, 'count_exponent must be "auto" or in [0, 1], got 1.5'),
+    (-0.1, 'count_exponent must be "auto" or in [0, 1], got -0.1'),
+    ("half", 'count_exponent must be "auto" or a real number, got'),
+])
+def test_mc_count_exponent_out_of_range_is_refused(ratings, bad, message):
+    with pytest.raises(ValueError) as info:
+        _mc(count_exponent=bad).fit(ratings)
+    assert message in str(info.value)
 
 
 def test_mc_forget_exponent_and_batch_size_change_the_fit(ratings):

@@ -36,8 +36,9 @@ def test_cholesky_solve_matches_numpy():
         np.testing.assert_allclose(bc, expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("weighting", ["counts", "sqrt", "random"])
 @pytest.mark.parametrize("fit_bias", [True, False])
-def test_als_rows_matches_reference(fit_bias):
+def test_als_rows_matches_reference(fit_bias, weighting):
     rng, X, mask = _tiny()
     k = 3
     Xs = sp.csr_matrix(np.where(mask, X, 0.0))
@@ -47,9 +48,13 @@ def test_als_rows_matches_reference(fit_bias):
     P = rng.normal(size=(X.shape[0], k))
     bu = rng.normal(size=X.shape[0])
     mu = 2.9
+    n = mask.sum(axis=1).astype(float)
+    weights = {"counts": n, "sqrt": np.sqrt(n),
+               "random": rng.uniform(0.1, 3.0, n.size)}[weighting]
     K.als_rows(np.arange(X.shape[0]), Xs.indptr, Xs.indices, Xs.data, mu, bi, Q, 0.3, 0.7,
-               P, bu, fit_bias)
-    P_ref, bu_ref = naive.als_rows(X, mask, mu, bi, Q, 0.3, 0.7, fit_bias)
+               weights, P, bu, fit_bias)
+    P_ref, bu_ref = naive.als_rows(X, mask, mu, bi, Q, 0.3, 0.7, fit_bias,
+                                   None if weighting == "counts" else weights)
     np.testing.assert_allclose(P, P_ref, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(bu, bu_ref, rtol=1e-9, atol=1e-12)
     assert np.all(P[0] == 0) and bu[0] == 0  # the empty row
@@ -64,15 +69,16 @@ def test_als_rows_subset_leaves_other_rows():
     P0, bu0 = P.copy(), bu.copy()
     rows = np.array([2, 5])
     K.als_rows(rows, Xs.indptr, Xs.indices, Xs.data, 3.0, np.zeros(X.shape[1]), Q, 0.1,
-               0.1, P, bu, True)
+               0.1, np.diff(Xs.indptr).astype(float), P, bu, True)
     others = np.setdiff1d(np.arange(X.shape[0]), rows)
     np.testing.assert_array_equal(P[others], P0[others])
     np.testing.assert_array_equal(bu[others], bu0[others])
     assert not np.allclose(P[rows], P0[rows])
 
 
+@pytest.mark.parametrize("shares", [False, True])
 @pytest.mark.parametrize("fit_bias", [True, False])
-def test_sgd_epoch_matches_reference(fit_bias):
+def test_sgd_epoch_matches_reference(fit_bias, shares):
     rng, X, mask = _tiny(1)
     users, items = np.nonzero(mask)
     data = X[mask]
@@ -82,19 +88,27 @@ def test_sgd_epoch_matches_reference(fit_bias):
     Q = rng.normal(0, 0.3, (X.shape[1], k))
     bu = rng.normal(0, 0.1, X.shape[0])
     bi = rng.normal(0, 0.1, X.shape[1])
+    if shares:
+        # each rating's share of the user's and the item's penalty
+        user_share = rng.uniform(0.2, 2.0, X.shape[0])
+        item_share = rng.uniform(0.2, 2.0, X.shape[1])
+    else:
+        user_share, item_share = np.ones(X.shape[0]), np.ones(X.shape[1])
     ref = naive.sgd_epoch(users, items, data, order, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02,
-                          0.04, fit_bias)
+                          0.04, fit_bias, *((user_share, item_share) if shares else ()))
     # one stratum of one block: the plain serial pass over ``order``
     starts = np.array([0, data.size])
     total = K.sgd_strata_epoch(users.astype(np.int64), items.astype(np.int64), data, order,
-                               starts, 1, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02, 0.04, fit_bias)
+                               starts, 1, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02, 0.04,
+                               user_share, item_share, fit_bias)
     for got, want in zip((P, Q, bu, bi), ref[:4]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(ref[4], rel=1e-12)
 
 
+@pytest.mark.parametrize("shares", [False, True])
 @pytest.mark.parametrize("fit_bias", [True, False])
-def test_masked_item_step_matches_reference(fit_bias):
+def test_masked_item_step_matches_reference(fit_bias, shares):
     # 40 users: batches of 20 give some items 8 or more new ratings (the BLAS path)
     rng, X, mask = _tiny(2, n_users=40, n_items=8)
     Xs = sp.csr_matrix((X[mask], np.nonzero(mask)), shape=X.shape)
@@ -107,14 +121,15 @@ def test_masked_item_step_matches_reference(fit_bias):
     scale = np.ones(X.shape[1])
     B = np.zeros((X.shape[1], k + 1))
     counts = np.zeros(X.shape[1])
+    item_share = rng.uniform(0.2, 2.0, X.shape[1]) if shares else np.ones(X.shape[1])
     ref = (Q.copy(), bi.copy(), A.copy(), B.copy(), counts.copy())
     order = rng.permutation(40)
     for batch in (order[:20], order[20:23], order[23:], order[5:30]):
         assert np.bincount(np.nonzero(mask[batch])[1]).max() >= 8 or batch.size < 20
         ref = naive.masked_item_step(batch, X, mask, 3.0, P, bu, *ref, 0.2, 0.3, 0.8,
-                                     fit_bias, 2)
+                                     fit_bias, 2, item_share if shares else None)
         K.masked_item_step(batch, Xs.indptr, Xs.indices, Xs.data, 3.0, P, bu, Q, bi, A,
-                           scale, B, counts, 0.2, 0.3, 0.8, fit_bias, 2)
+                           scale, B, counts, 0.2, 0.3, item_share, 0.8, fit_bias, 2)
         for got, want in zip((Q, bi, B, counts), (ref[0], ref[1], ref[3], ref[4])):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(np.triu(A * scale[:, None, None]), np.triu(ref[2]),
@@ -482,7 +497,7 @@ def test_stratified_sgd_equals_the_serial_pass_over_its_order():
     ref = naive.sgd_epoch(users, items, data, order, 3.0, P, Q, bu, bi, 0.05, 0.03, 0.02,
                           0.04, True)
     total = K.sgd_strata_epoch(users, items, data, order, starts, n_strata, 3.0, P, Q, bu,
-                               bi, 0.05, 0.03, 0.02, 0.04, True)
+                               bi, 0.05, 0.03, 0.02, 0.04, np.ones(30), np.ones(20), True)
     for got, want in zip((P, Q, bu, bi), ref[:4]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     assert total == pytest.approx(ref[4], rel=1e-10)

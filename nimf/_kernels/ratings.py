@@ -8,7 +8,10 @@ and every solver minimises the same objective over the observed ratings ``Omega`
 
 (the penalty of a user or item is counted once per rating, as in Funk's and Koren's
 SGD, so ALS regularises a row by ``alpha * n_ratings``: the weighted-lambda ALS of
-Zhou et al., 2008).
+Zhou et al., 2008).  More generally the penalty of a row is weighted by ``w_u`` (user
+``u``) or ``w_i`` (item ``i``) instead of its number of ratings; the kernels take these
+weights as arrays: the row solves take ``w`` itself, the per-rating updates (SGD and
+the masked learner's running means) ``w / n_ratings``, the share of each rating.
 
 One side's factors and biases are the unknowns of a row, the other side's are the
 features: for a user row the unknowns are ``[p_u, b_u]``, the features of item
@@ -58,16 +61,17 @@ def cholesky_solve(G, b):
 
 @njit(parallel=True, **JIT_KWARGS)
 def als_rows(rows, indptr, indices, data, mu, other_bias, other_factors, alpha, alpha_bias,
-             factors, bias, fit_bias):
+             weights, factors, bias, fit_bias):
     """Exact ridge solves of the factors and bias of each row in ``rows``, in parallel.
 
     Row ``r`` (with ratings ``data[indptr[r]:indptr[r + 1]]`` of the other side's
     ``indices``) gets ``[factors[r], bias[r]]`` minimising::
 
         sum_j (x_rj - mu - other_bias[j] - bias[r] - factors[r] . other_factors[j]) ** 2
-            + n_r * (alpha |factors[r]|^2 + alpha_bias bias[r]^2)
+            + weights[r] * (alpha |factors[r]|^2 + alpha_bias bias[r]^2)
 
-    (``bias[r]`` is kept at 0 when ``fit_bias`` is False).  A row with no rating
+    (``weights[r] = n_r``, the row's number of ratings, penalises per rating;
+    ``bias[r]`` is kept at 0 when ``fit_bias`` is False).  A row with no rating
     gets zeros.  Returns nothing; ``factors`` and ``bias`` are written in place.
     """
     k = other_factors.shape[1]
@@ -92,10 +96,11 @@ def als_rows(rows, indptr, indices, data, mu, other_bias, other_factors, alpha, 
             t[p] = data[start + p] - mu - other_bias[j]
         G = Z.T @ Z
         b = Z.T @ t
+        w = weights[r]
         for a in range(k):
-            G[a, a] += n * alpha
+            G[a, a] += w * alpha
         if fit_bias:
-            G[k, k] += n * alpha_bias
+            G[k, k] += w * alpha_bias
         cholesky_solve(G, b)
         for a in range(k):
             factors[r, a] = b[a]
@@ -103,26 +108,33 @@ def als_rows(rows, indptr, indices, data, mu, other_bias, other_factors, alpha, 
 
 
 @njit(inline="always", **JIT_KWARGS)
-def _sgd_step(u, i, x, mu, P, Q, bu, bi, lr, lr_bias, alpha, alpha_bias, fit_bias):
+def _sgd_step(u, i, x, mu, P, Q, bu, bi, lr, lr_bias, alpha, alpha_bias, user_share,
+              item_share, fit_bias):
     """The SGD update of one rating ``x`` of item ``i`` by user ``u``, in place.
 
-    The prediction error ``e`` moves the biases (``b += lr_bias * (e - alpha_bias *
-    b)``) and both factor rows (``p += lr * (e q - alpha p)`` and ``q += lr * (e p -
-    alpha q)``, both from the old values). Returns the squared error before it.
+    The prediction error ``e`` moves the biases (``b += lr_bias * (e - s alpha_bias
+    b)``) and both factor rows (``p += lr * (e q - s_u alpha p)`` and ``q += lr * (e p
+    - s_i alpha q)``, both from the old values), ``s_u = user_share[u]`` and ``s_i =
+    item_share[i]`` being the shares of the user's and the item's penalties that this
+    rating carries (1 penalises per rating). Returns the squared error before it.
     """
     k = P.shape[1]
     pred = mu + bu[u] + bi[i]
     for f in range(k):
         pred += P[u, f] * Q[i, f]
     e = x - pred
+    su = user_share[u]
+    si = item_share[i]
     if fit_bias:
-        bu[u] += lr_bias * (e - alpha_bias * bu[u])
-        bi[i] += lr_bias * (e - alpha_bias * bi[i])
+        bu[u] += lr_bias * (e - su * alpha_bias * bu[u])
+        bi[i] += lr_bias * (e - si * alpha_bias * bi[i])
+    au = su * alpha
+    ai = si * alpha
     for f in range(k):
         pf = P[u, f]
         qf = Q[i, f]
-        P[u, f] = pf + lr * (e * qf - alpha * pf)
-        Q[i, f] = qf + lr * (e * pf - alpha * qf)
+        P[u, f] = pf + lr * (e * qf - au * pf)
+        Q[i, f] = qf + lr * (e * pf - ai * qf)
     return e * e
 
 
@@ -148,7 +160,7 @@ def group_order(order, group, n_groups):
 
 @njit(parallel=True, **JIT_KWARGS)
 def sgd_strata_epoch(users, items, data, order, starts, n_strata, mu, P, Q, bu, bi, lr,
-                     lr_bias, alpha, alpha_bias, fit_bias):
+                     lr_bias, alpha, alpha_bias, user_share, item_share, fit_bias):
     """One stratified SGD pass (DSGD, Gemulla et al., 2011), in place.
 
     Users and items are split into ``n_strata`` blocks each. ``order`` lists the
@@ -157,7 +169,8 @@ def sgd_strata_epoch(users, items, data, order, starts, n_strata, mu, P, Q, bu, 
     begins; see :func:`group_order`). For ``s = 0, 1, ...`` the ``n_strata`` groups
     of stratum ``s`` share no user and no item, so they run in parallel, each in
     its own order, with the updates of :func:`_sgd_step`: the result is the
-    serial pass over ``order`` whatever the number of threads. Each group's
+    serial pass over ``order`` whatever the number of threads (``user_share`` and
+    ``item_share``: see :func:`_sgd_step`). Each group's
     ratings are first copied in visiting order, so the pass reads them
     sequentially and only the factor rows of one user block and one item block
     are touched at random. Returns the sum of the squared errors met on the way.
@@ -178,7 +191,8 @@ def sgd_strata_epoch(users, items, data, order, starts, n_strata, mu, P, Q, bu, 
             sse = 0.0
             for t in range(starts[g], starts[g + 1]):
                 sse += _sgd_step(u_seq[t], i_seq[t], x_seq[t], mu, P, Q, bu, bi, lr,
-                                 lr_bias, alpha, alpha_bias, fit_bias)
+                                 lr_bias, alpha, alpha_bias, user_share, item_share,
+                                 fit_bias)
             total += sse
     return total
 
@@ -227,7 +241,7 @@ _BLAS_MIN_RATINGS = 8
 
 @njit(parallel=True, **JIT_KWARGS)
 def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, scale, B, counts,
-                     alpha, alpha_bias, learning_rate, fit_bias, n_sweeps):
+                     alpha, alpha_bias, item_share, learning_rate, fit_bias, n_sweeps):
     """The item side of one step of the masked online learner, in place.
 
     ``batch`` holds users whose codes ``[P[u], bu[u]]`` were just computed on the
@@ -244,7 +258,9 @@ def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, scale, B
        ``(k + 1) ** 2`` entries;
     2. takes ``n_sweeps`` warm-started coordinate sweeps on
        ``1/2 d (scale[i] A[i] + ridge) d - B[i] d`` for ``d = [Q[i], bi[i]]`` (``bi``
-       stays unchanged when ``fit_bias`` is False).
+       stays unchanged when ``fit_bias`` is False), the ridge being ``alpha`` (factors)
+       or ``alpha_bias`` (bias) times ``item_share[i]``, the share of the item's
+       penalty per rating (1 penalises per rating).
 
     Items not rated in the batch are left alone; items are processed in parallel.
     ``A`` has shape ``(n_items, k + 1, k + 1)`` (upper triangle used), ``scale``
@@ -335,6 +351,7 @@ def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, scale, B
         for a in range(k):
             d[a] = Q[i, a]
         d[k] = bi[i] if fit_bias else 0.0
+        share = item_share[i]
         for sweep in range(n_sweeps):
             for a in range(n_free):
                 # gradient of coordinate a: sc (A d)_a - B_a, from the upper triangle
@@ -343,7 +360,7 @@ def masked_item_step(batch, indptr, indices, data, mu, P, bu, Q, bi, A, scale, B
                     acc += A[i, c, a] * d[c]
                 for c in range(a, m):
                     acc += A[i, a, c] * d[c]
-                ridge = alpha if a < k else alpha_bias
+                ridge = share * (alpha if a < k else alpha_bias)
                 curv = sc * A[i, a, a] + ridge
                 if curv > 0.0:
                     d[a] -= (sc * acc - B[i, a] + ridge * d[a]) / curv

@@ -287,6 +287,25 @@ def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None, n_ite
     return W, H
 
 
+def _default_init(k, n, p, params):
+    """The start of ``fit`` when ``init=None``.
+
+    NNDSVD needs ``k <= min(n, p)`` ('random' otherwise).  HALS ('cd', non-negative
+    factors) starts from plain 'nndsvd': its coordinate steps move entries away from
+    zero as readily as any other, and the sparse start keeps the sparsity pattern of
+    the leading singular vectors, where 'nndsvda' fills it with a constant the
+    first iterations must remove.  On bench_nmf_regimes.py's 13 regimes and three
+    data seeds, 'nndsvd' reached scikit-learn's final error sooner on most rows and
+    found a lower final error on the nearly structureless 'zeros' rows where
+    'nndsvda' could stop in a worse local minimum.  The multiplicative updates
+    ('mu') never move an entry away from zero, and semi-NMF's free ``W`` has no
+    sparsity to keep: both start from 'nndsvda'.
+    """
+    if k > min(n, p):
+        return "random"
+    return "nndsvd" if params["solver"] == "cd" and not params["semi"] else "nndsvda"
+
+
 def _initialize(X, n_components, init, rng):
     n, p = X.shape
     if init == "random":
@@ -780,8 +799,9 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``init='custom'``, otherwise ``n_features``.
 
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
-        Initialisation. None: 'nndsvda' if ``n_components <= min(n_samples,
-        n_features)``, else 'random'. 'custom' uses the ``W`` and ``H`` given
+        Initialisation. None: 'nndsvd' for ``solver='cd'`` (and 'nndsvda' for
+        'mu' or semi-NMF) if ``n_components <= min(n_samples, n_features)``,
+        else 'random' (``fit``; ``partial_fit`` starts from 'nndsvda'). 'custom' uses the ``W`` and ``H`` given
         to ``fit_transform``.  The NNDSVD starts use a randomized SVD with one
         power iteration, and 'nndsvda' fills zeros with
         ``sqrt(mean(X) / n_components)`` (scikit-learn: ``mean(X)``), so that
@@ -1059,7 +1079,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 warnings.warn("When init!='custom', provided W or H are ignored. Set "
                               "init='custom' to use them as initialization.", RuntimeWarning)
         if init is None:
-            init = "nndsvda" if k <= min(n, p) else "random"
+            init = _default_init(k, n, p, params)
         if init in ("nndsvd", "nndsvda", "nndsvdar") and k > min(n, p):
             raise ValueError(
                 f"init={init!r} needs n_components <= min(n_samples, n_features) = "

@@ -21,7 +21,10 @@ wins, and cost a quarter of the search):
    several sweeps);
 3. the best low-rank model is kept only if it beats the biases-only model on the
    validation ratings by more than one standard error of the paired difference of
-   squared errors; otherwise the biases-only model is chosen.
+   squared errors, and by at least ``_MIN_MSE_GAIN`` of the biases' mean squared error
+   (a heavily penalised low-rank model, its factors near zero, predicts almost as the
+   biases do and can beat them by a hair, consistently enough to pass the first test:
+   such a gain is not worth a model); otherwise the biases-only model is chosen.
 
 The caller refits the chosen settings on all training ratings, starting from the
 chosen candidate's factors and biases at its best epoch, for ``_WARM_EPOCHS`` passes
@@ -60,6 +63,8 @@ _BIAS_STEPS = 4
 _LARGER_RANK_GAIN = 0.01
 # factor penalties: the density rule's value times 2 ** j, j in [-_ALPHA_STEPS, _ALPHA_STEPS]
 _ALPHA_STEPS = 2
+# the low-rank model must lower the biases' held-out mean squared error by this share
+_MIN_MSE_GAIN = 1e-3
 # candidates on fewer training ratings than this run on one thread (unless n_jobs is set)
 _SERIAL_BELOW = 1_000_000
 
@@ -156,6 +161,7 @@ def _fit_candidate(estimator, train, val, k, alpha, alpha_bias, max_epochs, seed
 
     params = estimator.get_params(deep=False)
     params.update(n_components=k, alpha=alpha, alpha_bias=alpha_bias,
+                  count_exponent=estimator._count_exponent(),
                   n_epochs=_MAX_EPOCHS[solver_for(estimator.solver, k)] if max_epochs is None
                   else max_epochs, solver=solver_for(estimator.solver, k),
                   random_state=seed, verbose=False, callback=stop)
@@ -265,6 +271,7 @@ def select(estimator, X, rng):
 
     # 3. the low-rank terms only if they beat the biases by more than a standard error
     better, gain, standard_error = _beats(bias_errors, low_errors)
+    better = better and gain >= _MIN_MSE_GAIN * float(bias_errors.mean())
     chosen = low_best if better else bias_best
     # the refit on all training ratings starts from the chosen candidate's best epoch
     init = states[next(j for j, c in enumerate(candidates) if c is chosen)]
