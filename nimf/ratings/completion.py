@@ -105,7 +105,7 @@ class MatrixCompletion(BaseEstimator):
     numbers of ratings (``count_exponent=0.5``; see the module docstring): on the
     benchmark's generated regimes (three seeds each) it lowers the held-out RMSE against a
     penalty per rating by 0.004-0.006 on MovieLens-like data and by up to 0.01 with few
-    ratings per user, and is within 0.0007 of it on the rest. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
+    ratings per user, and is lower or at most 0.0007 higher on the rest. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
     and ``selection_``, and a seed fixes it. The refit uses the candidate's solver
     (ALS when ``solver="somf"``). The search costs about eight short fits
     (benchmarks/bench_ratings_defaults.py). An int ``n_components`` fits that rank
