@@ -96,19 +96,23 @@ class MatrixCompletion(BaseEstimator):
     sweeps and to a lower held-out error.
 
     The low-rank model is kept only if its held-out squared errors are lower than the
-    biases-only model's by more than one standard error of their paired difference;
-    otherwise the model shrinks to the biases alone (``n_components_ == 0``), so on
-    data without low-rank structure it predicts as well as the biases-only model
-    instead of fitting noise. The chosen settings are then refitted on all training
-    ratings, starting from the chosen candidate's factors and biases, for at most four
-    passes. Every candidate penalises users and items by the square root of their
-    numbers of ratings (``count_exponent=0.5``; see the module docstring): on the
-    benchmark's generated regimes (three seeds each) it lowers the held-out RMSE against a
-    penalty per rating by 0.004-0.006 on MovieLens-like data and by up to 0.01 with few
-    ratings per user, and is lower or at most 0.0007 higher on the rest. The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``
-    and ``selection_``, and a seed fixes it. The refit uses the candidate's solver
-    (ALS when ``solver="somf"``). The search costs about eight short fits
-    (benchmarks/bench_ratings_defaults.py). An int ``n_components`` fits that rank
+    biases-only model's by more than one standard error of their paired difference and
+    by at least 0.1% of the biases' mean squared error; otherwise the model shrinks to
+    the biases alone (``n_components_ == 0``), so on data without low-rank structure it
+    predicts as well as the biases-only model instead of fitting noise. The chosen
+    settings are then refitted on all training ratings, starting from the chosen
+    candidate's factors and biases, for at most four passes.
+
+    Every candidate penalises users and items by the square root of their numbers of
+    ratings (``count_exponent=0.5``; see the module docstring): on the benchmark's
+    generated regimes (three seeds each) it lowers the held-out RMSE against a penalty
+    per rating by 0.004-0.006 on MovieLens-like data and by up to 0.01 with few ratings
+    per user, and is lower or at most 0.0007 higher on the rest.
+
+    The choice is recorded in ``n_components_``, ``alpha_``, ``alpha_bias_``,
+    ``count_exponent_`` and ``selection_``, and a seed fixes it. The refit uses the
+    candidate's solver (ALS when ``solver="somf"``). The search costs about eight short
+    fits (benchmarks/bench_ratings_defaults.py). An int ``n_components`` fits that rank
     with the given (or density-rule) ``alpha`` and no search, as before.
 
     Parameters
