@@ -14,7 +14,11 @@ planted biases and factors with the regime's interaction strength and noise):
 - ``movielens-like``: MovieLens-100k's shape (943 users x 1682 items, 100 000 integer
   ratings 1-5) and its rating distribution (mean 3.53, standard deviation 1.13; shares of
   1..5 about 6/11/27/34/21%), the generator's parameters set to match that
-  distribution (printed), not the RMSE.
+  distribution (printed), not the RMSE;
+- ``movielens-tails``: the same with activity and popularity closer to MovieLens-100k's
+  tails (the heaviest user rates 443 items, items have 15 ratings at the median and 1 at
+  the least; in ``movielens-like`` one user rates nearly all items and every item has at
+  least 10 ratings).
 
 80% of each user's ratings train, 20% test (``train_test_split_ratings``); every model
 is fitted on the same training ratings in this process and scored by held-out RMSE; fit
@@ -37,10 +41,13 @@ from nimf.ratings import MatrixCompletion, train_test_split_ratings
 
 
 def regime(n_users, n_items, n_ratings, interaction, noise, skew=1.0, scale=(0.5, 5.0),
-           step=0.5, bias=1.0, seed=0):
-    """Ratings of a planted model with the interaction and biases scaled and new noise."""
+           step=0.5, bias=1.0, item_skew=None, seed=0):
+    """Ratings of a planted model with the interaction and biases scaled and new noise
+    (``skew``: the Zipf exponent of user activity, and of item popularity unless
+    ``item_skew`` is given)."""
     data = make_ratings(n_users, n_items, n_ratings, n_factors=10, noise=0.0, step=None,
-                        rating_scale=scale, user_skew=skew, item_skew=skew,
+                        rating_scale=scale, user_skew=skew,
+                        item_skew=skew if item_skew is None else item_skew,
                         random_state=seed)
     frame = data.ratings.copy()
     u, i = frame.user.to_numpy(), frame.item.to_numpy()
@@ -66,6 +73,10 @@ REGIMES = {
                      skew=0.5),
     "movielens-like": dict(_ML, interaction=1.0, noise=0.75, scale=(1.0, 5.0), step=1.0,
                            bias=1.1),
+    # the same with MovieLens-100k's tails: no user rates nearly every item (at most 443
+    # here, 737 there) and many items have a few ratings (median 15, minimum 1)
+    "movielens-tails": dict(_ML, interaction=1.0, noise=0.75, scale=(1.0, 5.0), step=1.0,
+                            bias=1.1, skew=0.4, item_skew=1.4),
 }
 
 
