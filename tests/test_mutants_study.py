@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from nimf.neuro import MaskedStudy, mask_study
@@ -53,7 +54,7 @@ def tiny_rest():
 def tiny_study_path(tiny_rest, tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny") / "study.zarr"
     mask_study(tiny_rest.func, path, confounds=tiny_rest.confounds, mask=tiny_rest.mask_img,
-               chunks=(8, 1024))
+               chunks=(16, 1024))  # 24 scans: the last chunk row (1) half full
     return path
 
 
@@ -112,3 +113,116 @@ def test_existing_destinations_are_refused_with_what_to_do(tiny_study_path, tmp_
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         mask_study(["never-read.nii.gz"], missing)
     assert other.read_text() == "keep"
+
+
+def test_append_removes_the_temporary_chunks_of_a_killed_write(tiny_rest, study_copy):
+    # a write killed after growing the array leaves zarr's '<chunk>.<uuid>.partial' files
+    # in the chunk rows from the last committed one on (24 scans in chunks of 16: row 1)
+    import zarr
+
+    n_voxels = MaskedStudy.open(study_copy).n_voxels
+    zarr.open_array(str(study_copy / "data"), mode="r+").resize((48, n_voxels))
+    chunks = study_copy / "data" / "c"
+    (chunks / "2").mkdir(exist_ok=True)
+    left = [chunks / "1" / "0.0123abcd.partial", chunks / "2" / "0.4567ef01.partial"]
+    kept = chunks / "0" / "0.89abcdef.partial"  # before the committed rows: not this write's
+    for path in left + [kept]:
+        path.write_bytes(b"half a chunk")
+    study = MaskedStudy.open(study_copy)
+    assert study.n_scans == 24 and study.data.shape[0] == 48
+    study.append(tiny_rest.func[:1], confounds=tiny_rest.confounds[:1])
+    assert not any(path.exists() for path in left)
+    assert kept.exists()
+    assert study.n_scans == 36
+    study.verify()
+
+
+def test_surface_mask_on_another_mesh_is_refused_with_both_sizes(tmp_path):
+    from nilearn.surface import InMemoryMesh, PolyMesh, SurfaceImage
+
+    rng = np.random.RandomState(0)
+
+    def mesh(n):
+        coords = rng.standard_normal((n, 3))
+        faces = np.array([[i, (i + 1) % n, (i + 2) % n] for i in range(n)])
+        return PolyMesh(left=InMemoryMesh(coords, faces),
+                        right=InMemoryMesh(coords.copy(), faces.copy()))
+
+    img = SurfaceImage(mesh=mesh(6), data={"left": rng.standard_normal((6, 12)),
+                                           "right": rng.standard_normal((6, 12))})
+    mask = SurfaceImage(mesh=mesh(5), data={"left": np.ones(5, bool),
+                                            "right": np.ones(5, bool)})
+    message = "mask has 5 vertices in part 'left', the images 6: give a mask on the images' mesh"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        mask_study([img], tmp_path / "s.zarr", mask=mask, smoothing_fwhm=None)
+
+
+@pytest.mark.parametrize("random_state", ["instance", None])
+def test_voxel_order_seed_drawn_from_a_random_state_or_none(tiny_rest, tmp_path, random_state):
+    # an int in [0, 2 ** 32) is the seed itself; otherwise a seed is drawn from it
+    rng = np.random.RandomState(5) if random_state == "instance" else None
+    path = tmp_path / "s.zarr"
+    study = mask_study(tiny_rest.func[:1], path, confounds=tiny_rest.confounds[:1],
+                       mask=tiny_rest.mask_img, random_state=rng)
+    seed = _meta(path)["voxel_order_seed"]
+    if rng is not None:
+        assert seed == np.random.RandomState(5).randint(np.iinfo(np.int32).max)
+    assert isinstance(seed, int) and 0 <= seed < np.iinfo(np.int32).max
+    np.testing.assert_array_equal(study.voxel_order,
+                                  np.random.RandomState(seed).permutation(study.n_voxels))
+
+
+def test_a_client_that_is_not_a_dask_client_is_refused_by_type(tmp_path):
+    message = "client must be a dask.distributed.Client, None or False, got str"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        mask_study(["never-read.nii.gz"], tmp_path / "s.zarr", client="tcp://localhost")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_an_existing_store_at_a_url_is_refused_without_overwrite(tmp_path):
+    import zarr
+
+    zarr.create_group(str(tmp_path / "other.zarr"))
+    url = f"local://{tmp_path}/other.zarr"
+    message = (f"{url!r} already holds a zarr store; use MaskedStudy.open(url).append(...) to "
+               f"add subjects to a study, or overwrite=True to replace it")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        mask_study(["never-read.nii.gz"], url)
+    assert zarr.open_group(str(tmp_path / "other.zarr"), mode="r") is not None
+
+
+def test_a_study_left_in_creation_says_how_to_recover(study_copy):
+    _edit_meta(study_copy, lambda meta: meta.update(state="creating"))
+    message = (f"{str(study_copy)!r}: the study was not completely created (its writer was "
+               f"interrupted before any subject); create it again with mask_study(..., "
+               f"overwrite=True)")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        MaskedStudy.open(study_copy)
+
+
+def test_a_study_without_its_voxel_order_is_refused_by_name(study_copy):
+    shutil.rmtree(study_copy / "voxel_order")
+    message = f"{str(study_copy)!r}: the study has no readable 'voxel_order' array"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        MaskedStudy.open(study_copy)
+
+
+def test_subject_indices_past_the_last_are_refused(tiny_study_path):
+    study = MaskedStudy.open(tiny_study_path)
+    assert len(study.subjects) == 2
+    np.testing.assert_array_equal(study.read_subject(-2), study.read_subject(0))
+    for bad in (2, -3, True, 1.0):
+        message = f"subject index must be an int in [-2, 2), got {bad!r}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            study.read_subject(bad)
+    with pytest.raises(ValueError, match=re.escape("an int in [-2, 2), got 2")):
+        study.verify(subjects=[0, 2])
+
+
+def test_append_and_mask_study_check_verbose_by_name(tiny_study_path, tmp_path):
+    study = MaskedStudy.open(tiny_study_path)
+    with pytest.raises(ValueError, match=r"^verbose must be .*got -1$"):
+        study.append(["never-read.nii.gz"], verbose=-1)
+    with pytest.raises(ValueError, match=r"^verbose must be .*got -1$"):
+        mask_study(["never-read.nii.gz"], tmp_path / "s.zarr", verbose=-1)
+    assert MaskedStudy.open(tiny_study_path).n_scans == 24
