@@ -226,3 +226,30 @@ def test_append_and_mask_study_check_verbose_by_name(tiny_study_path, tmp_path):
     with pytest.raises(ValueError, match=r"^verbose must be .*got -1$"):
         mask_study(["never-read.nii.gz"], tmp_path / "s.zarr", verbose=-1)
     assert MaskedStudy.open(tiny_study_path).n_scans == 24
+
+
+def test_repr_and_sizes():
+    from nimf.neuro.study import _size
+
+    assert [_size(n) for n in (0, 999, 1000, 123_456, 2.5e9, 5e12, 7.25e15)] == [
+        "0 B", "999 B", "1.0 kB", "123.5 kB", "2.5 GB", "5.0 TB", "7250.0 TB"]
+
+
+def test_repr_of_a_volume_study(tiny_study_path):
+    study = MaskedStudy.open(tiny_study_path)
+    pattern = (rf"<MaskedStudy {re.escape(repr(str(tiny_study_path)))}: 2 subjects, 24 scans "
+               rf"x {study.n_voxels} voxels, float32, chunks \(16, 1024\), [\d.]+ kB in "
+               rf"memory, [\d.]+ kB on disk>")
+    assert re.fullmatch(pattern, repr(study))
+
+
+def test_generators_of_images_with_or_without_confounds(tiny_rest, tiny_study_path, tmp_path):
+    # a generator of images needs no confounds, and takes them as a list or a generator
+    reference = MaskedStudy.open(tiny_study_path)
+    with_confounds = mask_study(iter(tiny_rest.func), tmp_path / "a.zarr",
+                                confounds=iter(tiny_rest.confounds), mask=tiny_rest.mask_img,
+                                chunks=(16, 1024))
+    np.testing.assert_array_equal(with_confounds.read_rows(0, 24), reference.read_rows(0, 24))
+    without = mask_study(iter(tiny_rest.func), tmp_path / "b.zarr", mask=tiny_rest.mask_img)
+    assert len(without.subjects) == 2 and without.n_scans == 24
+    assert [sub["confounds"] for sub in without.subjects] == [None, None]
