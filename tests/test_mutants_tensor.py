@@ -300,3 +300,31 @@ def test_tensor_speckled_cv_hides_a_tenth_by_default_and_at_most_half():
         message = f"holdout must be in (0, 0.5], got {shown}"
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             tensor_speckled_cv(estimator, X, [1], holdout=holdout)
+
+
+def test_all_false_mask_is_refused_with_its_message():
+    X = _planted((4, 3, 2), 1, 0)
+    message = "mask must observe at least one entry, got all False"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_tensor(X, np.zeros(X.shape, bool))
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        CPDecomposition(1).fit(X, mask=np.zeros(X.shape, int))
+
+
+@pytest.mark.parametrize("nonnegative", [False, True], ids=["als", "hals"])
+def test_masked_transform_iterates_until_the_hidden_entries_are_predicted(nonnegative):
+    # new trials of an exact rank-2 model with a third of their entries hidden: the EM
+    # rounds of transform recover the factor of the complete trials (one round, which
+    # fills the hidden entries with the mean, does not)
+    rng = np.random.RandomState(0)
+    truth = [rng.uniform(0.2, 1.0, (n, 2)) for n in (9, 8, 14)]
+    X = naive.cp_to_tensor(None, truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = CPDecomposition(2, nonnegative=nonnegative, random_state=0, tol=1e-12,
+                                max_iter=2000).fit(X[:, :, :10])
+    new = X[:, :, 10:]
+    mask = rng.uniform(size=new.shape) > 0.35
+    complete = model.transform(new)
+    masked = model.transform(np.where(mask, new, np.nan), mask=mask)
+    np.testing.assert_allclose(masked, complete, rtol=1e-4, atol=1e-6)
