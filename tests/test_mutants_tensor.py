@@ -144,6 +144,7 @@ def test_nested_lists_of_three_dimensions_are_tensor_problems():
     assert is_tensor_problem(PCA(), X.tolist())
     assert is_tensor_problem(PCA(), [list(map(list, slab)) for slab in X])
     assert is_tensor_problem(PCA(), list(X))  # a list of 2D arrays
+    assert is_tensor_problem(PCA(), [X[0].tolist()])  # one slab: shape (1, 3, 4)
     assert not is_tensor_problem(PCA(), X[0].tolist())
     assert not is_tensor_problem(PCA(), ["a.nii", "b.nii"])
     assert is_tensor_problem(PCA(), X) and not is_tensor_problem(PCA(), X[0])
@@ -328,3 +329,35 @@ def test_masked_transform_iterates_until_the_hidden_entries_are_predicted(nonneg
     complete = model.transform(new)
     masked = model.transform(np.where(mask, new, np.nan), mask=mask)
     np.testing.assert_allclose(masked, complete, rtol=1e-4, atol=1e-6)
+
+
+def test_match_factors_flips_in_every_mode_but_the_last():
+    # four modes: a flip of mode 2 (the one before the last) is undone there and paired
+    # with the last mode
+    from nimf.assessment import match_factors
+
+    rng = np.random.RandomState(0)
+    reference = [rng.standard_normal((n, 2)) for n in (5, 4, 6, 3)]
+    flipped = [F.copy() for F in reference]
+    flipped[2][:, 1] *= -1
+    flipped[3][:, 1] *= -1
+    result = match_factors(reference, flipped)
+    np.testing.assert_array_equal(result.signs, [[1, 1], [1, 1], [1, -1], [1, -1]])
+    for F, G in zip(result.apply(flipped), reference):
+        np.testing.assert_allclose(F, G)
+
+
+def test_tensor_results_declare_their_fields():
+    import dataclasses
+
+    from nimf.assessment.tensor import TensorErrorCurveResult, tensor_stability
+
+    names = [f.name for f in dataclasses.fields(TensorErrorCurveResult)]
+    assert names[-1] == "bound_label"
+    X = _planted((6, 5, 4), 1, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = tensor_stability(CPDecomposition(init="random", max_iter=5), X, [1],
+                                  n_seeds=2, random_state=0)
+    # CP factors are matched up to sign, in pairs of modes
+    assert result.allow_sign_flip is True and result.metric == "factor match"
