@@ -73,7 +73,8 @@ TESTS = {
     "nimf/assessment/matching.py": ["tests/test_assessment.py",
                                     "tests/test_mutants_assessment.py"],
     "nimf/assessment/errors.py": ["tests/test_assessment.py", "tests/test_mutants_assessment.py"],
-    "nimf/assessment/tensor.py": ["tests/test_tensor_assessment.py"],
+    "nimf/assessment/tensor.py": ["tests/test_tensor_assessment.py",
+                                  "tests/test_mutants_tensor.py"],
     "nimf/decomposition/_ica_start.py": ["tests/test_online.py"],
     "nimf/decomposition/sparse_pca.py": ["tests/test_sparse_pca.py"],
     "nimf/decomposition/_online_state.py": ["tests/test_online.py",
@@ -85,8 +86,9 @@ TESTS = {
     "nimf/ratings/completion.py": ["tests/test_ratings_completion.py",
                                    "tests/test_ratings_default.py",
                                    "tests/test_mutants_ratings.py"],
-    "nimf/tensor/cp.py": ["tests/test_tensor_cp.py"],
-    "nimf/neuro/study.py": ["tests/test_study.py", "tests/test_neuro_study_fit.py"],
+    "nimf/tensor/cp.py": ["tests/test_tensor_cp.py", "tests/test_mutants_tensor.py"],
+    "nimf/neuro/study.py": ["tests/test_study.py", "tests/test_neuro_study_fit.py",
+                            "tests/test_mutants_study.py"],
 }
 
 STATUSES = ("killed", "timeout", "survived")

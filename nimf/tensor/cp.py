@@ -869,7 +869,7 @@ class CPDecomposition(BaseEstimator):
             M = mttkrp(Y, factors, mode).astype(np.float64) * self.weights_
             if self.nonnegative:
                 for _sweeps in range(100):
-                    before = factor
+                    before = factor.copy()  # _hals_factor updates its own output in place
                     factor = _hals_factor(factor, M, G, _MAX_HALS_SWEEPS)
                     if np.linalg.norm(factor - before) <= 1e-9 * max(np.linalg.norm(factor),
                                                                      1e-300):
