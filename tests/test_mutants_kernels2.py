@@ -9,7 +9,8 @@ atoms of zero curvature with a non-zero correlation, tolerances of zero.
 import numpy as np
 import pytest
 
-from nimf._kernels import codes
+import naive_nmf
+from nimf._kernels import codes, nmf
 
 
 # ------------------------------------------------------------------------ codes
@@ -110,3 +111,157 @@ def test_codes_worst_sample_sets_the_count(positive):
     _, n_both = _codes(G, [[1.0, 1.0], [0.0, 0.0]], positive=positive, max_iter=10000)
     assert n_easy == 1  # nothing moves, every code is zero: stop after one pass
     assert n_both == n_hard > 2
+
+
+# ------------------------------------------------------------------------- NMF
+def _dyadic(rng, shape, low, high, step=0.25):
+    """Random multiples of ``step`` in [low, high]: exact ties, ones and zeros abound."""
+    return rng.randint(int(low / step), int(high / step) + 1, size=shape) * step
+
+
+def _dyadic_problem(rng, n, k):
+    A = _dyadic(rng, (k + 1, k), -1.0, 1.0, step=0.5)
+    G = A.T @ A  # positive semi-definite, exact, often with entries of 1 and 0
+    F = _dyadic(rng, (n, k), -1.0, 1.5)
+    Bt = _dyadic(rng, (k, n), -2.0, 2.0)
+    return F, G, Bt
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_hals_rows_on_exact_dyadic_problems_matches_reference(positive):
+    # small problems whose numbers are exact in binary: the coordinates meet the
+    # thresholds, the value 1 and zero exactly, and the kernel (gradient kept up to
+    # date) must agree with the reference (gradient recomputed) to the last bit
+    rng = np.random.RandomState(17)
+    for trial in range(150):
+        n, k = rng.randint(1, 4), rng.randint(1, 4)
+        F, G, Bt = _dyadic_problem(rng, n, k)
+        if positive:
+            F = np.abs(F)
+        l1, l2 = rng.choice([0.0, 0.5, 1.0]), rng.choice([0.0, 0.5, 1.0])
+        sweeps = rng.randint(1, 6)
+        inner_tol = rng.choice([0.0, 0.25, 0.5, 1.0])
+        order = rng.permutation(k).astype(np.int64)
+        expected, viol = naive_nmf.hals_rows(F, G, Bt, l1, l2, order, sweeps, inner_tol,
+                                             positive)
+        got = F.copy()
+        v = nmf.hals_rows(got, G, Bt, l1, l2, order, sweeps, inner_tol, positive,
+                          np.empty(k))
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"trial {trial}")
+        assert v == pytest.approx(viol, rel=1e-12, abs=1e-12), trial
+        if positive:
+            assert got.min() >= 0.0
+
+
+def test_hals_rows_stops_on_the_relative_move():
+    # G = [[1, .5], [.5, 1]], b = [1, 0] from zero, signed: the sweeps move the row by
+    # 1.25, then 0.078125 (= 0.0625 * 1.25), then 0.0048828125
+    G = np.array([[1.0, 0.5], [0.5, 1.0]])
+    Bt = np.array([[1.0], [0.0]])
+    order = np.arange(2, dtype=np.int64)
+
+    def run(inner_tol, max_sweeps=10):
+        F = np.zeros((1, 2))
+        nmf.hals_rows(F, G, Bt, 0.0, 0.0, order, max_sweeps, inner_tol, False, np.empty(2))
+        return F[0]
+
+    # a tie: the second move is exactly inner_tol^2 times the first, so it stops
+    np.testing.assert_array_equal(run(0.25), [1.25, -0.625])
+    # a smaller tolerance takes the third sweep and stops there
+    np.testing.assert_array_equal(run(0.1), [1.3125, -0.65625])
+    # one sweep only: the first
+    np.testing.assert_array_equal(run(0.0, max_sweeps=1), [1.0, -0.5])
+
+
+def test_hals_columns_on_exact_dyadic_problems_matches_reference():
+    rng = np.random.RandomState(3)
+    for trial in range(100):
+        m, k = rng.randint(1, 5), rng.randint(1, 4)
+        F, G, Bt = _dyadic_problem(rng, m, k)
+        F = np.abs(F)
+        l1, l2 = rng.choice([0.0, 0.5, 1.0]), rng.choice([0.0, 0.5, 1.0])
+        sweeps = rng.randint(1, 5)
+        order = rng.permutation(k).astype(np.int64)
+        # fixed sweeps: the row reference with no early stop (inner_tol = 0 only stops
+        # once nothing moves, after which further sweeps change nothing)
+        expected, viol = naive_nmf.hals_rows(F, G, Bt, l1, l2, order, sweeps, 0.0, True)
+        Ft = np.ascontiguousarray(F.T)
+        R = G @ Ft - Bt
+        v = nmf.hals_columns(Ft, G, R, l1, l2, order, sweeps, np.empty(m))
+        np.testing.assert_allclose(Ft.T, expected, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"trial {trial}")
+        assert v == pytest.approx(viol, rel=1e-12, abs=1e-12), trial
+        # the gradients are kept up to date, exactly
+        np.testing.assert_allclose(R, G @ Ft - Bt, rtol=1e-12, atol=1e-12)
+
+
+def test_frobenius_from_stats_small_and_zero_losses():
+    rng = np.random.RandomState(0)
+    W = rng.rand(6, 2)
+    H = rng.rand(2, 5)
+    for noise in (0.0, 1e-2, 0.1):
+        X = W @ H + noise * rng.standard_normal((6, 5))
+        value = nmf.frobenius_from_stats(float(np.sum(X ** 2)), W.T @ X, H, W.T @ W, H @ H.T)
+        expected = 0.5 * np.sum((X - W @ H) ** 2)
+        assert expected < 1.0
+        assert value == pytest.approx(expected, abs=1e-12 * np.sum(X ** 2))
+        assert value >= 0.0
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0, 0.0])
+def test_mu_ratio_at_the_special_betas(beta):
+    # beta = 2 (Frobenius): num = X, den = WH; beta = 1: X / WH and 1; beta = 0: X / WH^2
+    # and 1 / WH; entries of WH below eps are raised to eps
+    eps = 1e-3
+    X = np.array([[1.0, 2.0, 0.0], [3.0, 0.5, 4.0]])
+    WH = np.array([[0.5, 2.0, 1.0], [0.0, 4.0, 1e-4]])
+    num, den = np.empty_like(X), np.empty_like(X)
+    nmf.mu_ratio(X, WH, beta, eps, num, den)
+    V = np.maximum(WH, eps)
+    np.testing.assert_allclose(num, X * V ** (beta - 2.0), rtol=1e-14)
+    np.testing.assert_allclose(den, V ** (beta - 1.0), rtol=1e-14)
+
+
+def test_hals_columns_dead_component_counts_in_the_violation_and_stays_put():
+    # component 1 of the other factor is zero: G[1, 1] = 0 and no ridge; its entries of
+    # Ft stay as they are, and their projected gradients (R + l1) count in the first-
+    # sweep violation exactly as in hals_rows
+    G = np.array([[2.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 2.0]])
+    Ft = np.array([[0.5, 0.0, 1.0, 2.0], [0.25, 0.0, 1.0, 0.0], [0.0, 1.5, 0.5, 1.0]])
+    Bt = np.array([[1.0, 2.0, 0.5, 3.0], [0.5, 1.0, -1.0, 0.0], [2.0, 0.0, 1.0, 1.0]])
+    order = np.array([2, 1, 0], dtype=np.int64)
+    for sweeps in (1, 3):
+        expected, viol = naive_nmf.hals_rows(Ft.T, G, Bt, 0.5, 0.0, order, sweeps, 0.0, True)
+        rows = np.ascontiguousarray(Ft.T)
+        v_rows = nmf.hals_rows(rows, G, Bt, 0.5, 0.0, order, sweeps, 0.0, True, np.empty(3))
+        got = Ft.copy()
+        R = G @ got - Bt
+        v = nmf.hals_columns(got, G, R, 0.5, 0.0, order, sweeps, np.empty(4))
+        np.testing.assert_array_equal(got[1], Ft[1])
+        np.testing.assert_allclose(got.T, expected, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(rows, expected, rtol=1e-13, atol=1e-13)
+        assert v == pytest.approx(viol, rel=1e-13) and v_rows == pytest.approx(viol, rel=1e-13)
+        # the dead row: gradients -Bt[1] + 0.5 = [0, -0.5, 1.5, 0.5] at [0.25, 0, 1, 0]:
+        # 0 + 0.5 (negative at a zero) + 1.5 + 0 (positive at a zero) = 2; the live rows,
+        # not coupled to it, give what they give without it
+        live = [0, 2]
+        v_live = nmf.hals_columns(Ft[live].copy(), G[np.ix_(live, live)],
+                                  G[np.ix_(live, live)] @ Ft[live] - Bt[live], 0.5, 0.0,
+                                  np.array([1, 0], dtype=np.int64), sweeps, np.empty(4))
+        assert v == pytest.approx(v_live + 2.0, rel=1e-13)
+
+
+def test_hals_rows_first_sweep_moving_by_exactly_one_goes_on():
+    # two uncoupled pairs, each moved by (0.5, 0.5) in the first sweep: the squared
+    # move of the first sweep is exactly 1, and the second sweep still moves
+    block = np.array([[1.0, 0.5], [0.5, 1.0]])
+    G = np.kron(np.eye(2), block)
+    Bt = np.array([[0.5], [0.75], [0.5], [0.75]])
+    order = np.arange(4, dtype=np.int64)
+    for positive in (True, False):
+        F = np.zeros((1, 4))
+        nmf.hals_rows(F, G, Bt, 0.0, 0.0, order, 2, 0.0, positive, np.empty(4))
+        # sweep 1: a0 = 0.5, a1 = 0.75 - 0.25 = 0.5; sweep 2: a0 = 0.5 - 0.25 = 0.25,
+        # a1 = 0.75 - 0.125 = 0.625
+        np.testing.assert_array_equal(F, [[0.25, 0.625, 0.25, 0.625]])
