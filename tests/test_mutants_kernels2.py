@@ -265,3 +265,61 @@ def test_hals_rows_first_sweep_moving_by_exactly_one_goes_on():
         # sweep 1: a0 = 0.5, a1 = 0.75 - 0.25 = 0.5; sweep 2: a0 = 0.5 - 0.25 = 0.25,
         # a1 = 0.75 - 0.125 = 0.625
         np.testing.assert_array_equal(F, [[0.25, 0.625, 0.25, 0.625]])
+
+
+# ----------------------------------------------------------------------- signal
+_SIGNAL_SCRIPT = r"""
+import numpy as np
+from scipy import ndimage
+
+from nimf.neuro._signal import _extract_volume
+
+rng = np.random.RandomState(0)
+# more than one block of 256 contiguous values (9 x 30 per line), more than 64 voxels
+shape = (6, 5, 9, 30)
+data = rng.standard_normal(shape)
+mask = rng.rand(*shape[:3]) < 0.6
+mask[-1, -1, -1] = mask[0, 0, 0] = True  # the corners: the last line of each axis
+layouts = {
+    "voxel-major": data,
+    "scan-major": np.ascontiguousarray(data.transpose(3, 0, 1, 2)).transpose(1, 2, 3, 0),
+}
+frames = np.array([3, 0, 29, 7])
+n_checked = 0
+for name, array in layouts.items():
+    for sigmas in [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 0.0),
+                   (0.0, 1.0, 1.5), (1.0, 0.0, 1.0), (0.7, 1.2, 0.9), (0.0, 0.0, 0.0)]:
+        for frame_set in (None, frames):
+            got = _extract_volume(array, mask, np.array(sigmas), np.float64, frame_set)
+            ref = data
+            for axis, sigma in enumerate(sigmas):
+                if sigma > 0:
+                    ref = ndimage.gaussian_filter1d(ref, sigma, axis=axis, mode="reflect",
+                                                    truncate=4.0)
+            ref = ref[mask].T
+            if frame_set is not None:
+                ref = ref[frame_set]
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{name} {sigmas} {frame_set}")
+            n_checked += 1
+print("checked", n_checked)
+"""
+
+
+def test_signal_kernels_stay_inside_their_arrays(tmp_path):
+    # numba does not check indices: a kernel reading or writing past an array can still
+    # give the right numbers (or corrupt memory silently).  Compiled with bounds checks
+    # (a fresh cache, in a separate process), every pass of both layouts, with and
+    # without each axis smoothed and with frames picked, must index within its arrays
+    # and match scipy.ndimage
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _SIGNAL_SCRIPT], env=env, cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["checked", "32"]
