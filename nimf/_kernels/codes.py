@@ -44,7 +44,8 @@ def enet_coordinate_descent_gram(G, beta, codes, l1, l2, positive, max_iter, tol
     Returns
     -------
     n_iter : int
-        Largest number of passes used by a sample.
+        Largest number of passes used by a sample (0 when there is no sample or
+        ``max_iter`` is 0).
     """
     n, k = beta.shape
     worst = 0
@@ -55,8 +56,9 @@ def enet_coordinate_descent_gram(G, beta, codes, l1, l2, positive, max_iter, tol
             for m in range(k):
                 acc -= G[j, m] * codes[i, m]
             residual[j] = acc
-        it = 0
-        for it in range(max_iter):
+        n_pass = 0
+        for _ in range(max_iter):
+            n_pass += 1
             max_delta = 0.0
             max_code = 0.0
             for j in range(k):
@@ -83,6 +85,6 @@ def enet_coordinate_descent_gram(G, beta, codes, l1, l2, positive, max_iter, tol
                     max_code = abs(new)
             if max_delta <= tol * max_code or max_code == 0.0:
                 break
-        if it + 1 > worst:
-            worst = it + 1
+        if n_pass > worst:
+            worst = n_pass
     return worst

@@ -161,7 +161,9 @@ def hals_columns(Ft, G, R, l1, l2, order, n_sweeps, delta):
     that every inner loop runs over the long axis: ``Ft`` is the transposed
     factor, shape ``(k, m)``, and ``R`` holds the gradients ``G Ft - Bt``
     (filled by the caller with one BLAS product, updated here by rank-one
-    axpys).  ``delta`` is a work buffer of length ``m``.
+    axpys).  ``delta`` is a work buffer of length ``m``.  ``Ft`` is non-negative
+    on entry; coordinates whose curvature ``G[t, t] + l2`` is zero are left
+    unchanged.
 
     Returns the violation of the optimality conditions during the first sweep
     (sum of absolute projected gradients), as :func:`hals_rows`.
@@ -172,9 +174,11 @@ def hals_columns(Ft, G, R, l1, l2, order, n_sweeps, delta):
         for s in range(k):
             t = order[s]
             hess = G[t, t] + l2
-            if hess <= 0.0:
+            # a coordinate of zero curvature takes a step of zero (it stays put), but
+            # its projected gradient counts in the violation, as in hals_rows
+            inv = 1.0 / hess if hess > 0.0 else 0.0
+            if inv == 0.0 and sweep > 0:
                 continue
-            inv = 1.0 / hess
             for i in range(m):
                 old = Ft[t, i]
                 g = R[t, i] + l2 * old + l1
