@@ -89,6 +89,8 @@ TESTS = {
     "nimf/ratings/completion.py": ["tests/test_ratings_completion.py",
                                    "tests/test_ratings_default.py",
                                    "tests/test_mutants_ratings.py"],
+    "nimf/ratings/_selection.py": ["tests/test_ratings_default.py",
+                                   "tests/test_mutants_ratings.py"],
     "nimf/tensor/cp.py": ["tests/test_tensor_cp.py", "tests/test_mutants_tensor.py"],
     "nimf/neuro/study.py": ["tests/test_study.py", "tests/test_neuro_study_fit.py",
                             "tests/test_mutants_study.py"],
