@@ -328,3 +328,14 @@ def test_nimf_mask_dtype_seed_and_overwrite(rest, rest_files, tmp_path, capsys):
     np.testing.assert_array_equal(second.read_rows(0, 80), single.read_rows(0, 80))
     assert not np.array_equal(second.read_rows(0, 80, storage_order=True),
                               single.read_rows(0, 80, storage_order=True))
+
+
+# ---------------------------------------------------------------- method
+def test_dict_learning_method_is_accepted_and_gives_the_same_maps(rest):
+    """``method`` is nilearn's name of its lasso solver; nimf's maps do not depend on it."""
+    kw = dict(n_components=3, mask=rest.mask_img, n_epochs=1, random_state=0)
+    cd = DictLearning(**kw, method="cd").fit(rest.func)
+    lars = DictLearning(**kw, method="lars").fit(rest.func)
+    np.testing.assert_array_equal(cd.components_, lars.components_)
+    with pytest.raises(ValueError, match="method"):
+        DictLearning(**kw, method="omp").fit(rest.func)
