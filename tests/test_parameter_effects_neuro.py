@@ -339,3 +339,42 @@ def test_dict_learning_method_is_accepted_and_gives_the_same_maps(rest):
     np.testing.assert_array_equal(cd.components_, lars.components_)
     with pytest.raises(ValueError, match="method"):
         DictLearning(**kw, method="omp").fit(rest.func)
+
+
+def test_nimf_mask_explicit_detrend_is_the_default(rest, rest_files, tmp_path, capsys):
+    paths, mask = rest_files
+    studies = {}
+    for name, extra in (("default", []), ("detrend", ["--detrend"]),
+                        ("no", ["--no-detrend"])):
+        out = tmp_path / f"{name}.zarr"
+        assert main(["mask", *paths, "--mask", mask, "--out", str(out), *extra]) == 0, \
+            capsys.readouterr().err
+        studies[name] = MaskedStudy.open(out)
+    assert studies["detrend"].masker_params["detrend"] is True
+    np.testing.assert_array_equal(studies["detrend"].read_rows(0, 80),
+                                  studies["default"].read_rows(0, 80))
+    assert not np.allclose(studies["no"].read_rows(0, 80), studies["default"].read_rows(0, 80))
+
+
+@pytest.mark.parametrize("command", ["decompose", "mask"])
+def test_mesh_option_reads_fsaverage5_and_refuses_other_meshes(tmp_path, capsys, command):
+    from nimf.datasets import make_surface_rest_study
+
+    study = make_surface_rest_study(n_subjects=1, n_scans=30, n_networks=2, random_state=0)
+    for hemi in ("L", "R"):
+        study.func[0].data.to_filename(tmp_path / f"sub-01_hemi-{hemi}_bold.func.gii")
+    pattern = str(tmp_path / "sub-*_bold.func.gii")
+    extra = ["--n-components", "2", "--n-epochs", "1"] if command == "decompose" else []
+    out = tmp_path / "out"
+    assert main([command, pattern, "--mesh", "fsaverage5", "--out", str(out), *extra]) == 0, \
+        capsys.readouterr().err
+    n_vertices = sum(part.shape[0] for part in study.func[0].data.parts.values())
+    if command == "mask":
+        assert MaskedStudy.open(out).n_voxels == n_vertices
+    else:
+        assert (out / "components_hemi-L.func.gii").exists()
+    never = tmp_path / "never"
+    assert main([command, pattern, "--mesh", "fsaverage", "--out", str(never), *extra]) == 2
+    assert ("--mesh: nimf reads surface data on 'fsaverage5' (the mesh nilearn ships), got "
+            "'fsaverage'") in capsys.readouterr().err
+    assert not never.exists()
