@@ -61,3 +61,48 @@ def test_score_of_data_on_disk_read_in_several_blocks(rng, tmp_path, monkeypatch
                         original(self, 7, start, stop))
     assert model.score(np.load(tmp_path / "X.npy", mmap_mode="r")) == pytest.approx(expected,
                                                                                  rel=1e-10)
+
+
+@pytest.mark.parametrize("n_samples", [4, 5])
+def test_ica_start_needs_more_samples_than_components(rng, n_samples):
+    # as many samples as components is already too few for the ICA start
+    X = rng.randn(n_samples, 30)
+    model = OnlineDictionaryLearning(n_components=5, dict_init="ica", n_epochs=1,
+                                     random_state=0)
+    with pytest.raises(ValueError) as info:
+        model.fit(X)
+    assert str(info.value) == ("dict_init='ica' needs more samples than n_components (5), "
+                               f"got {n_samples}")
+
+
+def test_ica_start_with_one_sample_more_than_components(rng):
+    X = rng.randn(6, 30)
+    model = OnlineDictionaryLearning(n_components=5, dict_init="ica", n_epochs=1,
+                                     random_state=0).fit(X)
+    assert model.components_.shape == (5, 30) and np.all(np.isfinite(model.components_))
+
+
+def test_a_read_error_while_planning_the_next_group_is_reported_as_itself(rng, monkeypatch):
+    # small subsampled steps of data in memory are read a group of batches ahead;
+    # the planning of the second group fails: the fit raises that error, not one
+    # of its own clean-up
+    from nimf import _parallel
+    from nimf.sources import readers
+
+    X = rng.randn(200, 64)
+    monkeypatch.setattr(_parallel, "n_workers", lambda: 1)  # the first group in one read
+    calls = []
+    original = readers.ArraySource.plan_reads
+
+    def failing(self, reads, buffer):
+        calls.append(len(reads))
+        if len(calls) == 2:
+            raise OSError("the disk went away")
+        return original(self, reads, buffer)
+
+    monkeypatch.setattr(readers.ArraySource, "plan_reads", failing)
+    model = OnlineDictionaryLearning(n_components=3, reduction=4, batch_size=10, n_epochs=1,
+                                     random_state=0)
+    with pytest.raises(OSError, match="^the disk went away$"):
+        model.fit(X)
+    assert calls == [8, 8]  # a group of 8 batches was planned first, in one read

@@ -75,3 +75,79 @@ def test_ids_of_mixed_types_are_not_saved(tmp_path, ratings):
         "save_model stores user ids that are all strings or all integers, got ids of types "
         "['int', 'str']")
     assert not list(tmp_path.iterdir())
+
+
+def test_sgd_visits_16_strata_of_blocks_sharing_no_user_or_item(ratings, monkeypatch):
+    # users and items fall in 16 random blocks each; each epoch visits the 16
+    # strata in turn, every rating once, in a new random order each epoch
+    from nimf._kernels import ratings as kernels
+
+    calls = []
+    real = kernels.sgd_strata_epoch
+
+    def recording(users, items, data, order, starts, n_strata, *args):
+        calls.append((users.copy(), items.copy(), order.copy(), starts.copy(), n_strata))
+        return real(users, items, data, order, starts, n_strata, *args)
+
+    monkeypatch.setattr(kernels, "sgd_strata_epoch", recording)
+    MatrixCompletion(2, solver="sgd", n_epochs=2, random_state=0).fit(ratings)
+    assert len(calls) == 2
+    users, items, order, starts, n_strata = calls[0]
+    assert n_strata == 16 and len(starts) == 16 * 16 + 1
+    assert sorted(order.tolist()) == list(range(len(users)))  # every rating once
+    assert not np.array_equal(order, calls[1][2])  # another order next epoch
+    group = np.empty(len(users), dtype=np.int64)
+    for g in range(16 * 16):
+        group[order[starts[g]:starts[g + 1]]] = g
+    # a user (an item) stays in one block: the same block index in every rating
+    user_block, item_block = group % 16, (group // 16 + group % 16) % 16
+    for who, block in ((users, user_block), (items, item_block)):
+        for one in np.unique(who):
+            assert len(np.unique(block[who == one])) == 1
+    # the groups of a stratum share no user and no item
+    for stratum in range(16):
+        seen_users, seen_items = set(), set()
+        for g in range(stratum * 16, stratum * 16 + 16):
+            rows = order[starts[g]:starts[g + 1]]
+            u, i = set(users[rows].tolist()), set(items[rows].tolist())
+            assert not (u & seen_users) and not (i & seen_items)
+            seen_users |= u
+            seen_items |= i
+
+
+def test_somf_statistics_larger_than_half_the_free_memory_are_refused(ratings, monkeypatch):
+    from nimf.ratings import completion
+
+    model = MatrixCompletion(2, solver="somf", n_epochs=1, random_state=0)
+    n_items = len(np.unique(ratings["item"]))
+    need = n_items * 3 * 3 * 8  # a (k + 1) x (k + 1) statistic of doubles per item
+    # free memory a little under twice the need: refused; a little over: fitted
+    monkeypatch.setattr(completion, "available_memory", lambda: 1.9 * need)
+    with pytest.raises(ValueError) as info:
+        model.fit(ratings)
+    assert str(info.value) == (
+        f"solver='somf' keeps a (3 x 3) statistic per item: {n_items} items x 2 components "
+        "need 0.0 GiB, more than half of the 0.0 GiB free; use solver='als' (memory linear "
+        "in n_components) or fewer components")
+    monkeypatch.setattr(completion, "available_memory", lambda: 2.1 * need)
+    assert model.fit(ratings).n_epochs_ == 1
+
+
+def test_history_time_is_the_seconds_since_the_fit_started(ratings):
+    import time
+
+    before = time.perf_counter()
+    model = MatrixCompletion(2, solver="als", n_epochs=3, random_state=0).fit(ratings)
+    wall = time.perf_counter() - before
+    times = [record["time"] for record in model.history_]
+    assert len(times) == 3 and 0 <= times[0] <= times[1] <= times[2] <= wall
+
+
+def test_a_rating_column_of_text_is_refused_with_an_example(ratings):
+    import pandas as pd
+
+    frame = pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"], "rating": ["good", "bad"]})
+    assert _message(ValueError, MatrixCompletion(2).fit, frame) == (
+        f"column 'rating' of ratings (the ratings) must hold numbers, got dtype "
+        f"{frame['rating'].dtype} (values like 'good')")
+

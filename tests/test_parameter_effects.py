@@ -887,3 +887,99 @@ def test_image_explained_variance_recomputed(rest_study):
         expected.append(1 - np.var(X - np.outer(X @ c, c)) / np.var(X))
     np.testing.assert_allclose(dl.explained_variance_, expected, rtol=2e-3, atol=2e-4)
     assert np.all(np.diff(dl.explained_variance_) <= 0)
+
+
+# ============================================ checkpoints, progress output, function form
+def _record_checkpoints(monkeypatch):
+    from nimf.decomposition import _online_state
+
+    saved = []
+    real = _online_state.save_fit_checkpoint
+
+    def recording(est, path, *args, **kwargs):
+        saved.append(est.n_steps_)
+        return real(est, path, *args, **kwargs)
+
+    monkeypatch.setattr(_online_state, "save_fit_checkpoint", recording)
+    return saved
+
+
+@pytest.mark.parametrize("every,expected", [(4, {4, 6, 8, 12}), (5, {5, 6, 10, 12}),
+                                            (500, {6, 12})])
+def test_odl_checkpoint_every_and_the_end_of_each_epoch(sparse_data, tmp_path, monkeypatch,
+                                                         every, expected):
+    """A checkpoint every ``checkpoint_every`` steps, at the end of each epoch and at
+    the end of the fit: 120 samples in batches of 20 are 6 steps an epoch."""
+    from nimf.sources import load_checkpoint
+
+    saved = _record_checkpoints(monkeypatch)
+    path = tmp_path / "fit.npz"
+    est = _odl(sparse_data, checkpoint=str(path), checkpoint_every=every)
+    assert est.n_steps_ == 12
+    assert set(saved) == expected and saved[-1] == 12
+    # the file holds the last state
+    arrays, meta = load_checkpoint(path)
+    assert meta["state"]["n_steps"] == 12 and meta["state"]["stop_reason"] == "n_epochs"
+    np.testing.assert_array_equal(arrays["D"].shape, est.components_.shape)
+    saved.clear()
+    _odl(sparse_data, checkpoint_every=every)  # no checkpoint file: nothing saved
+    assert saved == []
+
+
+def test_odl_verbose(sparse_data, capsys):
+    _odl(sparse_data, verbose=0)
+    assert capsys.readouterr() == ("", "")
+    _odl(sparse_data, verbose=1)
+    out, err = capsys.readouterr()
+    # a bar over the 12 mini-batches (2 epochs of 6)
+    assert out == "" and "OnlineDictionaryLearning" in err and "/12 [" in err
+
+
+def test_spca_verbose(sparse_data, capsys):
+    _spca(sparse_data, verbose=0, max_iter=1)
+    assert capsys.readouterr() == ("", "")
+    _spca(sparse_data, verbose=True, max_iter=1)
+    out, err = capsys.readouterr()
+    assert out == "" and "batch" in err
+
+
+def test_nmf_verbose_prints_the_objective_of_each_iteration(nonneg_data, capsys):
+    est = _nmf(nonneg_data, verbose=1, max_iter=4, tol=0).fit(nonneg_data)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"NMF iteration {i}"
+                                                      for i in range(1, est.n_iter_ + 1)]
+    objectives = [float(line.split("objective ")[1].split(",")[0]) for line in lines]
+    assert objectives == sorted(objectives, reverse=True)  # the objective goes down
+
+
+def test_mc_verbose_false_prints_nothing(ratings, capsys):
+    _mc(solver="als", n_epochs=2, verbose=False).fit(ratings)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_cp_verbose_shows_the_error(tensor, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _cp(max_iter=3, verbose=0).fit(tensor)
+        assert capsys.readouterr() == ("", "")
+        _cp(max_iter=3, verbose=1).fit(tensor)
+    out, err = capsys.readouterr()
+    assert out == "" and "CP-ALS" in err and "error=" in err
+
+
+def test_online_dict_learning_return_code_and_n_iter(sparse_data):
+    from nimf.decomposition import online_dict_learning
+
+    kw = dict(n_epochs=2, batch_size=20, random_state=0, tol=0)
+    est = _odl(sparse_data)
+    code, dictionary, n_iter = online_dict_learning(sparse_data, 3, return_n_iter=True, **kw)
+    np.testing.assert_array_equal(dictionary, est.components_)
+    np.testing.assert_array_equal(code, est.transform(sparse_data))
+    assert n_iter == est.n_iter_ == 2
+    only = online_dict_learning(sparse_data, 3, return_code=False, **kw)
+    assert isinstance(only, np.ndarray)
+    np.testing.assert_array_equal(only, est.components_)
+    pair = online_dict_learning(sparse_data, 3, return_code=False, return_n_iter=True, **kw)
+    assert len(pair) == 2 and pair[1] == 2

@@ -342,3 +342,28 @@ def test_fmri_demo_options(tmp_path, monkeypatch, capsys):
     assert params[0]["n_components"] == 4 and params[0]["random_state"] == 3
     assert params[0]["n_jobs"] == 2
     assert nibabel.load(out / "components.nii.gz").shape[-1] == 4
+
+
+# ------------------------------------------------------------ reached by no other test
+@pytest.mark.parametrize("name", ["DictLearning", "NMF", "SparsePCA"])
+def test_image_estimators_refuse_set_output(name):
+    import nimf.neuro
+
+    est = getattr(nimf.neuro, name)(n_components=2)
+    with pytest.raises(NotImplementedError) as info:
+        est.set_output(transform="pandas")
+    assert str(info.value) == (f"{name}.set_output is not available: transform returns a "
+                               "list of arrays (one per image), not one table")
+
+
+def test_centred_source_fingerprint_names_the_data_and_the_row_subtracted(rng):
+    from nimf.sources import CenteredSource, as_source
+
+    X = rng.standard_normal((20, 5))
+    mean = X.mean(axis=0)
+    plain = as_source(X).fingerprint()
+    centred = CenteredSource(as_source(X), mean).fingerprint()
+    assert {k: centred[k] for k in plain} == plain  # the wrapped data's identity
+    assert centred == CenteredSource(as_source(X.copy()), mean.copy()).fingerprint()
+    assert centred["centred"] != CenteredSource(as_source(X), mean + 1).fingerprint()["centred"]
+    assert CenteredSource(as_source(X + 1), mean).fingerprint()["sha256"] != plain["sha256"]
