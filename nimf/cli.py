@@ -815,6 +815,7 @@ def _mask(args):
     import shutil
 
     from nimf.neuro import MaskedStudy, mask_study
+    from nimf.neuro.study import _is_study
 
     out = os.path.abspath(args.out)
     if args.append:
@@ -826,6 +827,9 @@ def _mask(args):
             raise ValueError("--append adds to the study at --out, --overwrite replaces it: "
                              "give one")
         study = MaskedStudy.open(out)  # refuses a path that is not a study, before any work
+    elif not args.overwrite and _is_study(out):
+        raise ValueError(f"--out {args.out!r} already holds a nimf masked study; give --append "
+                         f"to add these subjects to it, or --overwrite to replace it")
     imgs, surface, _ = _command_images(args)
     confounds = None
     if args.confounds:
@@ -868,7 +872,9 @@ def _mask(args):
         # was appended to keeps the subjects it committed (its notes say so)
         if args.append:
             for note in getattr(exc, "__notes__", ()):
-                print(note, file=sys.stderr)
+                # the command's own way to add the remaining subjects
+                print(note.replace("MaskedStudy.open(path).append(...)",
+                                   "nimf mask --append"), file=sys.stderr)
         elif os.path.isdir(out):
             after = None
             with contextlib.suppress(OSError):

@@ -328,7 +328,7 @@ def test_mask_writes_a_study_and_appends(small_study, tmp_path, capsys):
     assert "drop --smoothing-fwhm" in capsys.readouterr().err
     # an existing study is not replaced without --overwrite
     assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out)]) == 2
-    assert "MaskedStudy.open(path).append" in capsys.readouterr().err
+    assert "give --append to add these subjects to it, or --overwrite" in capsys.readouterr().err
     assert len(MaskedStudy.open(out).subjects) == 3
 
 

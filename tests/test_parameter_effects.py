@@ -931,8 +931,10 @@ def test_odl_verbose(sparse_data, capsys):
     assert capsys.readouterr() == ("", "")
     _odl(sparse_data, verbose=1)
     out, err = capsys.readouterr()
-    # a bar over the 12 mini-batches (2 epochs of 6)
+    # a bar over the 12 mini-batches (2 epochs of 6), which ends full (the last step
+    # of each epoch moves it too)
     assert out == "" and "OnlineDictionaryLearning" in err and "/12 [" in err
+    assert "12/12 [" in err
 
 
 def test_spca_verbose(sparse_data, capsys):

@@ -318,7 +318,8 @@ def test_nimf_mask_dtype_seed_and_overwrite(rest, rest_files, tmp_path, capsys):
     np.testing.assert_array_equal(first.read_rows(0, 80), expected.read_rows(0, 80))
     # without --overwrite the study is kept; with it, replaced
     assert main(["mask", *paths, "--mask", mask, "--out", str(out)]) == 2
-    assert "holds a nimf masked study" in capsys.readouterr().err
+    assert ("already holds a nimf masked study; give --append to add these subjects to it, "
+            "or --overwrite to replace it") in capsys.readouterr().err
     assert MaskedStudy.open(out).dtype == np.float64
     second = run("--overwrite", "--seed", "4")
     assert second.dtype == np.float32

@@ -159,17 +159,23 @@ class Tracker:
         limit = self.params["max_time"]
         return "max_time" if limit is not None and self.elapsed() >= limit else None
 
+    def advance(self):
+        """The progress bar moves by one step, with the reading rates."""
+        if self.bar is None:
+            return
+        est = self.est
+        self.bar.update(1)
+        seconds = time.perf_counter() - self.start
+        if seconds > 0:
+            rate = (est._state.n_samples_seen - self.samples_before) / seconds
+            mbs = (self.source.bytes_read - self.bytes_before - est._bytes_read) / seconds
+            self.bar.set_postfix_str(f"{rate:,.0f} samples/s, {mbs / 1e6:,.0f} MB/s",
+                                     refresh=False)
+
     def after_step(self):
         """Progress, records and checkpoints after a step; True to stop (max_time)."""
         est = self.est
-        if self.bar is not None:
-            self.bar.update(1)
-            seconds = time.perf_counter() - self.start
-            if seconds > 0:
-                rate = (est._state.n_samples_seen - self.samples_before) / seconds
-                mbs = (self.source.bytes_read - self.bytes_before - est._bytes_read) / seconds
-                self.bar.set_postfix_str(f"{rate:,.0f} samples/s, {mbs / 1e6:,.0f} MB/s",
-                                         refresh=False)
+        self.advance()
         if est.n_steps_ % self.every == 0:
             self.record()
         if (self.params["checkpoint"] is not None

@@ -935,7 +935,10 @@ class OnlineDictionaryLearning(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         for ids, Xs, positions, comp_order, X_full in self._batches(source, params, items()):
             self._step(ids, Xs, positions, comp_order, params, X_full)
             self._batch += 1
-            if self._batch < plan.n_batches and track.after_step():
+            if self._batch == plan.n_batches:
+                # the end of the epoch records and checkpoints: only the bar moves here
+                track.advance()
+            elif track.after_step():
                 return "max_time"
         return None
 
