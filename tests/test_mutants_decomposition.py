@@ -1,0 +1,274 @@
+"""NMF and SparsePCA behaviours pinned one by one.
+
+Written to kill the mutants of ``nimf/decomposition/nmf.py``,
+``nimf/decomposition/sparse_pca.py``, ``nimf/decomposition/_ica_start.py`` and
+``nimf/decomposition/_online_state.py`` that the other tests let live
+(``python tools/mutation.py MODULE``): each test checks one documented
+behaviour against a value computed independently.
+"""
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+import naive_nmf as naive
+from nimf import _validation
+from nimf._validation import NonFiniteResultError
+from nimf.decomposition import NMF, SparsePCA
+from nimf.decomposition import nmf as nmf_module
+from nimf.decomposition import sparse_pca as spca_module
+from nimf.decomposition.nmf import nndsvd
+from nimf.sources import PermutedFeatures
+
+
+def positive_data(rng, n=40, p=12, rank=3, noise=0.2):
+    return rng.rand(n, rank) @ rng.rand(rank, p) + noise * rng.rand(n, p)
+
+
+# ---------------------------------------------------------------------- NMF
+def test_nmf_default_n_components_is_n_features(rng):
+    X = positive_data(rng, n=30, p=6)
+    model = NMF(init="random", random_state=0, max_iter=20, tol=0).fit(X)
+    assert model.n_components_ == 6
+    assert model.components_.shape == (6, 6)
+    assert NMF(n_components=None, init="random", random_state=0, max_iter=5,
+               tol=0).fit(X).components_.shape == (6, 6)
+
+
+def test_nndsvdar_fills_zeros_with_small_random_values(rng):
+    # 'nndsvdar': the zeros of the NNDSVD start hold |avg * z / 100|, z standard normal,
+    # avg = sqrt(mean(X) / n_components); the other entries are those of 'nndsvd'
+    X = positive_data(rng, n=80, p=60, rank=6, noise=0.5)
+    k = 6
+    W0, H0 = nndsvd(X, k, variant="nndsvd", random_state=0)
+    W, H = nndsvd(X, k, variant="nndsvdar", random_state=0)
+    np.testing.assert_array_equal(W[W0 > 0], W0[W0 > 0])
+    np.testing.assert_array_equal(H[H0 > 0], H0[H0 > 0])
+    fill = np.concatenate([W[W0 == 0], H[H0 == 0]])
+    assert fill.size > 200  # enough zeros for the statistics below
+    avg = np.sqrt(X.mean() / k)
+    assert np.all(fill > 0)
+    # |z| / 100 has mean sqrt(2 / pi) / 100 and stays below 0.06 in these draws
+    assert fill.max() < 0.06 * avg
+    assert fill.mean() / avg == pytest.approx(np.sqrt(2 / np.pi) / 100, rel=0.15)
+
+
+def test_hals_stops_at_the_first_stall_of_the_objective(rng):
+    # with tol=0 only the stall test stops the iterations: the objective has gone
+    # down by at most ``stall`` (relative to the last objective) over the last 10
+    n, p, k = 60, 40, 5
+    X = (rng.rand(n, 3) @ rng.rand(3, p) + 0.3 * rng.rand(n, p)).astype(np.float32)
+    W0, H0 = rng.rand(n, k).astype(np.float32), rng.rand(k, p).astype(np.float32)
+    window = nmf_module._STALL_WINDOW
+    for stall in (1e-3, 1e-4, 1e-5):
+        _, _, n_iter, losses, _, _ = nmf_module._hals_columns_loop(
+            X, W0.copy(), H0.copy(), 0.0, 2000, 0.0, 0.0, 0.0, 0.0, False, rng, 0, None,
+            nmf_module._squared_norm(X), 3, 3, None, 0, stall=stall)
+        assert n_iter < 2000 and len(losses) == n_iter
+        L = np.asarray(losses)
+        stalled = [i for i in range(window + 1, n_iter + 1)
+                   if L[i - 1 - window] - L[i - 1] <= stall * abs(L[i - 1])]
+        assert stalled == [n_iter], stall
+
+
+@pytest.mark.parametrize("beta_loss", ["frobenius", "kullback-leibler"])
+@pytest.mark.parametrize("tol", [1e-2, 1e-3])
+def test_mu_stops_when_the_decrease_over_10_iterations_is_below_tol(rng, beta_loss, tol):
+    # 'mu': the objective is measured every 10 iterations; the fit stops at the first
+    # decrease smaller than tol times the initial objective (data far from scale 1,
+    # so that a test relative to another scale would stop elsewhere)
+    X = 100 * positive_data(rng, n=50, p=30)
+    model = NMF(4, solver="mu", beta_loss=beta_loss, tol=tol, max_iter=2000, init="random",
+                random_state=0).fit(X)
+    L = np.asarray(model.loss_curve_)
+    small = [j for j in range(1, L.size) if (L[j - 1] - L[j]) / L[0] < tol]
+    assert small == [L.size - 1]
+    assert model.n_iter_ == 10 * (L.size - 1)
+
+
+def test_bad_rows_are_listed_five_then_counted(rng):
+    X = positive_data(rng, n=20, p=5)
+    X[[1, 3, 4, 6, 8, 9, 12, 15], 2] = -1.0
+    message = ("Negative values in data passed to NMF: X must be non-negative (or use "
+               "semi=True), got 8 negative entries (minimum -1) in rows 1, 3, 4, 6, 8 and 3 "
+               "more")
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        NMF(2).fit(X)
+    X[[1, 3, 4, 6, 8, 9, 12, 15], 2] = np.nan
+    X[[3], 2] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or infinite.* in rows 1, 3, 4, 6, 8 and 3 more"):
+        NMF(2).fit(X)
+
+
+@pytest.mark.parametrize("name", ["shuffle", "semi"])
+def test_boolean_parameters_are_named_when_refused(rng, name):
+    X = positive_data(rng)
+    with pytest.raises(ValueError, match=f"^{name} must be True or False, got "):
+        NMF(2, **{name: "yes"}).fit(X)
+
+
+def test_fit_reads_an_input_by_blocks_that_takes_exactly_the_memory_share(rng, tmp_path,
+                                                                          monkeypatch):
+    # fit reads an input given by blocks when it takes at most 25% of the memory
+    # available (exactly 25% is allowed), and refuses one byte more
+    X = positive_data(rng, n=40, p=10)
+    np.save(tmp_path / "X.npy", X)
+    data = np.load(tmp_path / "X.npy", mmap_mode="r")
+    share = nmf_module._FIT_MEMORY_FRACTION
+    monkeypatch.setattr(_validation, "available_memory", lambda: int(X.nbytes / share))
+    kw = dict(n_components=3, init="random", random_state=0, max_iter=30, tol=0)
+    model = NMF(**kw).fit(data)
+    np.testing.assert_allclose(model.components_, NMF(**kw).fit(X).components_, rtol=1e-12)
+    monkeypatch.setattr(_validation, "available_memory", lambda: int(X.nbytes / share) - 1)
+    with pytest.raises(ValueError, match="too large for NMF.fit"):
+        NMF(**kw).fit(data)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_mu_partial_fit_accumulates_the_update_statistics(rng, beta):
+    # stochastic multiplicative updates: A <- rho A + (W^T num) * H and
+    # B <- rho B + W^T den over the chunks, then H = (A / B) ** gamma; the codes of a
+    # chunk come from 50 updates of W from sqrt(mean / k)
+    X = positive_data(rng, n=60, p=12) + 0.1
+    k, rho = 3, 0.5
+    H = rng.rand(k, 12) + 0.1
+    model = NMF(k, solver="mu", beta_loss=beta, init="custom", forget_factor=rho)
+    A = np.zeros((k, 12))
+    B = np.zeros((k, 12))
+    gamma = 1.0 / (2.0 - beta) if beta < 1 else 1.0
+    for i, chunk in enumerate((X[:30], X[30:])):
+        model.partial_fit(chunk, H=H if i == 0 else None)
+        W = np.full((30, k), np.sqrt(chunk.mean() / k))
+        W = nmf_module._fit_mu(chunk, W, H, beta, 1e-4, 50, 0.0, 0.0, 0.0, 0.0, False, 0,
+                               None)[0]
+        num, den = naive.mu_ratio(chunk, W @ H, beta)
+        A = rho * A + (W.T @ num) * H
+        B = rho * B + W.T @ den
+        H = (A / np.maximum(B, naive.EPSILON)) ** gamma
+        np.testing.assert_allclose(model.components_, H, rtol=1e-9)
+    assert model.n_samples_seen_ == pytest.approx(rho * 30 + 30)
+
+
+def test_partial_fit_on_a_memory_map_equals_partial_fit_on_the_array(rng, tmp_path):
+    X = positive_data(rng, n=40, p=10)
+    np.save(tmp_path / "X.npy", X)
+    data = np.load(tmp_path / "X.npy", mmap_mode="r")
+    kw = dict(n_components=3, init="random", random_state=0, batch_size=10)
+    ref = NMF(**kw)
+    for start in range(0, 40, 10):
+        ref.partial_fit(X[start:start + 10])
+    model = NMF(**kw).partial_fit(data)
+    assert model.n_features_in_ == 10 and model.n_steps_ == 4
+    np.testing.assert_allclose(model.components_, ref.components_, rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_partial_fit_overflow_names_the_components(rng):
+    # codes of about 1e300 are finite, their statistics W^T W are not: the
+    # components overflow, and the error says so
+    X = positive_data(rng, n=20, p=8)
+    X = X / X.max() * 1e150
+    model = NMF(2, init="custom")
+    with pytest.raises(NonFiniteResultError,
+                       match=r"^NMF diverged or overflowed: components_ H holds 16 NaN or "
+                             r"infinite values; scale your data"):
+        model.partial_fit(X, H=np.full((2, 8), 1e-150))
+    # the failed first call leaves the model unfitted, as it was
+    assert not [key for key in vars(model) if key.endswith("_")]
+    with pytest.raises(NotFittedError):
+        model.transform(X)
+
+
+def test_a_failed_first_partial_fit_leaves_the_model_unfitted(rng):
+    X = positive_data(rng)
+    X[3, 2] = -1.0
+    model = NMF(2)
+    before = dict(vars(model))
+    with pytest.raises(ValueError, match="Negative values in data passed to NMF"):
+        model.partial_fit(X)
+    assert vars(model) == before
+    with pytest.raises(NotFittedError):
+        model.transform(np.abs(X))
+    # and a fitted model is left as it was by a chunk with bad values
+    model.partial_fit(np.abs(X))
+    components = model.components_.copy()
+    with pytest.raises(ValueError, match="Negative values in data passed to NMF"):
+        model.partial_fit(X)
+    np.testing.assert_array_equal(model.components_, components)
+    assert model.n_steps_ == 1
+
+
+# ----------------------------------------------------------------- SparsePCA
+def test_relative_ridge_solve_adds_the_ridge_to_the_diagonal():
+    # ``gram z = rhs`` with 1e-8 times the mean diagonal added to the diagonal: on a
+    # nearly singular Gram the ridge sets the size of the weak direction
+    gram = np.diag([1.0, 1e-9, 2.0, 3.0])
+    gram[0, 2] = gram[2, 0] = 0.5
+    rhs = np.arange(1.0, 9.0).reshape(4, 2)
+    expected = np.linalg.solve(gram + 1e-8 * np.trace(gram) / 4 * np.eye(4), rhs)
+    np.testing.assert_allclose(spca_module._relative_ridge_solve(gram, rhs), expected,
+                               rtol=1e-10)
+
+
+def test_claimed_finite_data_with_nan_are_still_refused_by_row(rng):
+    # a source that claims its values are checked is not checked again: the
+    # streamed mean (fit) and the codes (transform) still catch NaN, naming the rows
+    X = rng.randn(30, 8)
+    bad = X.copy()
+    bad[[1, 2, 4, 7, 9, 11, 20], 3] = np.nan
+    message = ("X contains NaN or infinite values (in rows 1, 2, 4, 7, 9 and 2 more); "
+               "remove or impute them before fitting")
+    order = rng.permutation(8)
+    claimed = PermutedFeatures(np.ascontiguousarray(bad[:, order]), order, checked=True)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SparsePCA(2, random_state=0).fit(claimed)
+    model = SparsePCA(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.transform(claimed)
+    one = X.copy()
+    one[5, 0] = np.inf
+    with pytest.raises(ValueError, match=re.escape("(in rows 5); remove")):
+        SparsePCA(2, random_state=0).fit(PermutedFeatures(one, np.arange(8), checked=True))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_values_too_large_to_sum_are_refused_with_their_rows(rng, tmp_path):
+    X = rng.randn(30, 8)
+    X[[3, 5], 2] = 1e308
+    np.save(tmp_path / "X.npy", X)
+    data = np.load(tmp_path / "X.npy", mmap_mode="r")
+    message = "X has values too large to sum in float64 (in rows 0 to 29); rescale it"
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        SparsePCA(2, random_state=0).fit(data)
+
+
+def test_code_energy_sums_over_blocks(rng):
+    # the energy of each component's ridge codes, summed over the blocks of rows
+    components = rng.randn(3, 10)
+    X = rng.randn(50, 10)
+    codes = np.linalg.solve(components @ components.T + 0.1 * np.eye(3), components @ X.T).T
+    expected = np.sum(codes ** 2, axis=0)
+    blocks = (X[lo:lo + 15] for lo in range(0, 50, 15))
+    np.testing.assert_allclose(spca_module._code_energy(components, blocks, 0.1), expected,
+                               rtol=1e-10)
+
+
+def test_a_zero_component_stays_zero_when_signs_are_fixed(rng):
+    # components are "of unit l2 norm (or zero)": the sign of a zero component is +1
+    components = rng.randn(3, 6)
+    components[1] = 0.0
+    model = SparsePCA(3)
+    model._store(components.copy(), np.array([3.0, 1.0, 2.0]), 2)
+    assert np.all(model.components_[2] == 0)
+    for row, source in ((0, 0), (1, 2)):
+        largest = np.argmax(np.abs(components[source]))
+        sign = np.sign(components[source, largest])
+        np.testing.assert_array_equal(model.components_[row], sign * components[source])
+
+
+def test_default_max_iter_is_three_epochs(rng):
+    X = rng.randn(60, 8)
+    assert SparsePCA(2, tol=0, random_state=0).fit(X).n_iter_ == 3
