@@ -272,3 +272,75 @@ def test_a_zero_component_stays_zero_when_signs_are_fixed(rng):
 def test_default_max_iter_is_three_epochs(rng):
     X = rng.randn(60, 8)
     assert SparsePCA(2, tol=0, random_state=0).fit(X).n_iter_ == 3
+
+
+# ------------------------------------------------------------ the ICA start
+@pytest.fixture(scope="module")
+def sparse_wide():
+    from nimf.datasets import make_sparse_dictionary_data
+
+    return make_sparse_dictionary_data(n_samples=80, n_features=1500, n_components=4,
+                                       density=0.05, snr=2.0, random_state=3)
+
+
+def test_ica_start_maps_are_centred_with_the_heavy_tail_positive(sparse_wide):
+    from nimf.decomposition._ica_start import ica_start
+
+    maps = ica_start(sparse_wide.X, 4, random_state=0)
+    assert maps.shape == (4, 1500) and maps.dtype == np.float64
+    scale = np.abs(maps).max(axis=1)
+    np.testing.assert_allclose(maps.mean(axis=1) / scale, 0.0, atol=1e-12)
+    # sparse maps: the heavy tail (third moment) is positive, and each is one
+    # planted component, not a mixture
+    assert np.all(np.sum(maps ** 3, axis=1) > 0)
+    cos = np.abs(maps @ sparse_wide.components.T) / np.outer(
+        np.linalg.norm(maps, axis=1), np.linalg.norm(sparse_wide.components, axis=1))
+    assert np.all(cos.max(axis=1) > 0.9)
+    assert sorted(cos.argmax(axis=1)) == [0, 1, 2, 3]
+
+
+def test_ica_start_on_blocks_equals_the_array_result(sparse_wide, tmp_path):
+    from nimf.decomposition._ica_start import ica_start
+
+    X = sparse_wide.X
+    np.save(tmp_path / "X.npy", X)
+    data = np.load(tmp_path / "X.npy", mmap_mode="r")
+    # the same rows and features are drawn; the maps of all features come from one
+    # product (array in memory) or from a sum over blocks of rows (memory map)
+    ref = ica_start(X, 4, random_state=0)
+    np.testing.assert_allclose(ica_start(data, 4, random_state=0), ref, rtol=1e-6,
+                               atol=1e-9 * np.abs(ref).max())
+    # in the data's feature order whatever the storage order
+    order = np.random.RandomState(1).permutation(X.shape[1])
+    permuted = ica_start(PermutedFeatures(np.ascontiguousarray(X[:, order]), order), 4,
+                         random_state=0)
+    assert permuted.shape == ref.shape
+    cos = np.abs(permuted @ sparse_wide.components.T) / np.outer(
+        np.linalg.norm(permuted, axis=1), np.linalg.norm(sparse_wide.components, axis=1))
+    assert sorted(cos.argmax(axis=1)) == [0, 1, 2, 3]
+
+
+def test_ica_start_reads_a_sample_of_whole_row_chunks(monkeypatch):
+    zarr = pytest.importorskip("zarr")
+    from nimf.decomposition import _ica_start
+    from nimf.sources import as_source
+
+    z = zarr.create_array(store={}, shape=(95, 6), chunks=(10, 6), dtype=np.float64)
+    z[:] = np.arange(95 * 6, dtype=np.float64).reshape(95, 6)
+    source = as_source(z)
+    monkeypatch.setattr(_ica_start, "_ICA_STORED_SCANS", 40)
+    rows = _ica_start._rows(source, np.random.RandomState(0))
+    # 4 of the 10 chunks (the last one holds 5 rows), whole and in order
+    chunks = np.unique(rows // 10)
+    assert chunks.size == 4 and np.all(np.diff(rows) > 0)
+    assert rows.size == sum(min(95, 10 * (c + 1)) - 10 * c for c in chunks)
+    assert rows.dtype == np.int64
+    # chunks larger than the cap: one chunk
+    wide_chunks = zarr.create_array(store={}, shape=(95, 6), chunks=(50, 6), dtype=np.float64)
+    wide_chunks[:] = z[:]
+    rows = _ica_start._rows(as_source(wide_chunks), np.random.RandomState(0))
+    assert rows.size in (45, 50) and np.unique(rows // 50).size == 1
+    # a short source is read whole
+    monkeypatch.setattr(_ica_start, "_ICA_STORED_SCANS", 95)
+    np.testing.assert_array_equal(_ica_start._rows(source, np.random.RandomState(0)),
+                                  np.arange(95))
