@@ -199,6 +199,11 @@ def test_a_failed_first_partial_fit_leaves_the_model_unfitted(rng):
         model.partial_fit(X)
     np.testing.assert_array_equal(model.components_, components)
     assert model.n_steps_ == 1
+    # with its statistics: it goes on as a model that never saw the bad chunk
+    ref = NMF(2).partial_fit(np.abs(X))
+    model.partial_fit(X[::-1] ** 2)
+    ref.partial_fit(X[::-1] ** 2)
+    np.testing.assert_allclose(model.components_, ref.components_, rtol=1e-12)
 
 
 # ----------------------------------------------------------------- SparsePCA
@@ -344,3 +349,35 @@ def test_ica_start_reads_a_sample_of_whole_row_chunks(monkeypatch):
     monkeypatch.setattr(_ica_start, "_ICA_STORED_SCANS", 95)
     np.testing.assert_array_equal(_ica_start._rows(source, np.random.RandomState(0)),
                                   np.arange(95))
+
+
+def test_ica_start_caps_the_samples_and_features_it_estimates_on(rng, monkeypatch):
+    from nimf.decomposition import _ica_start
+    from nimf.sources import as_source
+
+    zarr = pytest.importorskip("zarr")
+    # at most 2000 samples of an array (in memory or mapped), 1000 of one on storage
+    for n, stored, expected in ((2000, False, 2000), (2001, False, 2000),
+                                (1000, True, 1000), (1001, True, 1000)):
+        X = rng.rand(n, 3)
+        if stored:
+            z = zarr.create_array(store={}, shape=X.shape, chunks=(1, 3), dtype=X.dtype)
+            z[:] = X
+            X = z
+        rows = _ica_start._rows(as_source(X), np.random.RandomState(0))
+        assert rows.size == expected and np.all(np.diff(rows) > 0), (n, stored)
+    # the subspace is estimated on max(4 k, 4000) features (all when fewer)
+    drawn = []
+
+    def spy(source, n_sub, gen):
+        cols = features(source, n_sub, gen)
+        drawn.append(cols)
+        return cols
+
+    features = _ica_start._features
+    monkeypatch.setattr(_ica_start, "_features", spy)
+    X = rng.rand(30, 4500)
+    _ica_start.ica_start(X, 2, random_state=0)
+    _ica_start.ica_start(X[:, :3000], 2, random_state=0)
+    assert [c.size for c in drawn] == [4000, 3000]
+    assert np.unique(drawn[0]).size == 4000 and np.all(drawn[0] < 4500)
