@@ -8,6 +8,7 @@ behaviour against a value computed independently.
 """
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -381,3 +382,56 @@ def test_ica_start_caps_the_samples_and_features_it_estimates_on(rng, monkeypatc
     _ica_start.ica_start(X[:, :3000], 2, random_state=0)
     assert [c.size for c in drawn] == [4000, 3000]
     assert np.unique(drawn[0]).size == 4000 and np.all(drawn[0] < 4500)
+
+
+def test_ica_start_draws_whole_feature_chunks_on_storage():
+    zarr = pytest.importorskip("zarr")
+    from nimf.decomposition import _ica_start
+    from nimf.sources import as_source
+
+    z = zarr.create_array(store={}, shape=(4, 6000), chunks=(4, 100), dtype=np.float32)
+    source = as_source(z)
+    assert source.feature_chunk == 100
+    cols = _ica_start._features(source, 4000, np.random.RandomState(0))
+    # 40 of the 60 chunks of 100 features, whole and in order
+    assert cols.size == 4000 and np.all(np.diff(cols) > 0)
+    assert np.unique(cols // 100).size == 40
+    # a source on storage without feature chunks (a masked study): any features
+    study_like = SimpleNamespace(n_features=500, feature_chunk=None)
+    cols = _ica_start._features(study_like, 120, np.random.RandomState(0))
+    assert cols.size == 120 and np.all(np.diff(cols) > 0) and cols.max() < 500
+
+
+class _SpyICA:
+    """Records the FastICA the start builds and the data it is fitted on."""
+
+    def __init__(self, monkeypatch):
+        import sklearn.decomposition
+
+        self.calls = []
+        real = sklearn.decomposition.FastICA
+        spy = self
+
+        class Recording(real):
+            def fit(self, X, y=None):
+                spy.calls.append((self.n_components, np.array(X)))
+                return super().fit(X)
+
+        monkeypatch.setattr(sklearn.decomposition, "FastICA", Recording)
+
+
+@pytest.mark.parametrize("n, k, n_dims", [(80, 3, 6), (6, 3, 5), (4, 3, 3)])
+def test_ica_start_unmixes_twice_as_many_dimensions_as_components(rng, monkeypatch, n, k,
+                                                                  n_dims):
+    # the subspace has 2 k dimensions, at most n_samples - 1 (the data are centred),
+    # at least k; ICA is fitted on every feature of the subset, each once
+    from nimf.decomposition._ica_start import ica_start
+
+    spy = _SpyICA(monkeypatch)
+    X = rng.rand(n, 300) ** 4
+    maps = ica_start(X, k, random_state=0)
+    assert maps.shape == (k, 300)
+    (n_components, fitted), = spy.calls
+    assert n_components == n_dims
+    assert fitted.shape == (300, n_dims)
+    assert np.unique(fitted, axis=0).shape[0] == 300
