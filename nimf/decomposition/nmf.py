@@ -1281,18 +1281,18 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not first and H is not None:
             raise ValueError("H starts a model: partial_fit(X, H=...) is for the first call, "
                              "and this NMF is already fitted")
-        self._start = H if first else None
-        large = is_large_input(X)
-        if large:
-            source = self._as_source(X, reset=first)
-        else:
-            X = self._validate_X(X, reset=first, params=params)
-        # a chunk that fails (bad values in a block read, factors that overflow)
-        # leaves the model as it was before the call
+        # a call that fails (bad data, bad values in a block read, factors that
+        # overflow) leaves the model as it was before the call (on a first call:
+        # not fitted, without the n_features_in_ that checking the data sets)
         saved = {key: copy.deepcopy(value) for key, value in vars(self).items()
                  if key.endswith("_") or key.startswith("_")}
         try:
-            if not large:
+            self._start = H if first else None
+            large = is_large_input(X)
+            if large:
+                source = self._as_source(X, reset=first)
+            else:
+                X = self._validate_X(X, reset=first, params=params)
                 self._partial_fit_chunk(X, params)
                 return self
             for _, chunk in _read_blocks(source, params, batch_size):
