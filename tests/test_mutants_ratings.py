@@ -151,3 +151,73 @@ def test_a_rating_column_of_text_is_refused_with_an_example(ratings):
         f"column 'rating' of ratings (the ratings) must hold numbers, got dtype "
         f"{frame['rating'].dtype} (values like 'good')")
 
+
+
+# ------------------------------------------------- the rank and penalty search
+def _train_val(n_users=60, n_items=40, n_ratings=1500, seed=3):
+    from nimf.ratings import _selection
+    from nimf.ratings.io import ratings_matrix
+
+    data = make_ratings(n_users, n_items, n_ratings, n_factors=3, noise=0.2,
+                        random_state=seed).ratings
+    X, _, _ = ratings_matrix(data, "user", "item", "rating")
+    X.sort_indices()
+    return _selection.inner_split(X, np.random.default_rng(seed))
+
+
+def test_a_candidate_stops_at_its_first_epoch_without_a_gain(monkeypatch):
+    """Early stopping: a candidate whose held-out RMSE stops improving by _MIN_GAIN
+    stops at that epoch (not only when it gets worse)."""
+    from nimf.ratings import _selection
+
+    train, val = _train_val()
+    calls = []
+    original = _selection._k.predict_pairs
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(_selection._k, "predict_pairs", counting)
+    # a huge penalty holds the factors at zero: from the second epoch the RMSE moves by
+    # less than _MIN_GAIN of itself, which ends the candidate there
+    est = MatrixCompletion(random_state=0, solver="als")
+    record, _, _ = _selection._fit_candidate(est, train, val, 2, 1e6, 0.5, 10, 0)
+    assert len(calls) == 2 and record["n_epochs"] <= 2
+
+
+def test_a_candidate_starts_from_the_given_start():
+    """The low-rank candidates start from the SVD start: one ALS sweep from it."""
+    import sys
+    from pathlib import Path
+
+    from nimf.ratings import _selection
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import naive_ratings
+
+    train, val = _train_val()
+    rng = np.random.default_rng(0)
+    n_users, n_items = train.shape
+    start = (rng.normal(0, 0.5, (n_users, 2)), rng.normal(0, 0.5, (n_items, 2)),
+             rng.normal(0, 0.1, n_users), rng.normal(0, 0.1, n_items))
+    est = MatrixCompletion(random_state=0, solver="als")
+    _, _, state = _selection._fit_candidate(est, train, val, 2, 0.3, 0.4, 1, 0, start=start)
+    dense, mask = train.toarray(), train.toarray() != 0
+    mu = float(train.data.mean())
+    gamma = est._count_exponent()
+    P, bu = naive_ratings.als_rows(dense, mask, mu, start[3], start[1], 0.3, 0.4, True,
+                                   mask.sum(axis=1) ** gamma)
+    Q, bi = naive_ratings.als_rows(dense.T, mask.T, mu, bu, P, 0.3, 0.4, True,
+                                   mask.sum(axis=0) ** gamma)
+    for got, want in zip(state, (P, Q, bu, bi)):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+def test_the_larger_rank_is_capped_below_the_smaller_side():
+    """With 12 items the larger rank is 11 (min(shape) - 1), tried when rank 10 beats
+    the biases."""
+    data = make_ratings(80, 12, 900, n_factors=8, noise=0.05, random_state=1).ratings
+    model = MatrixCompletion(random_state=0).fit(data)
+    ranks = {c["n_components"] for c in model.selection_["candidates"]}
+    assert ranks == {0, 10, 11}
