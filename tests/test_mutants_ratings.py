@@ -221,3 +221,21 @@ def test_the_larger_rank_is_capped_below_the_smaller_side():
     model = MatrixCompletion(random_state=0).fit(data)
     ranks = {c["n_components"] for c in model.selection_["candidates"]}
     assert ranks == {0, 10, 11}
+
+
+def test_an_unknown_solver_is_named(ratings):
+    assert _message(ValueError, MatrixCompletion(2, solver="bogus").fit, ratings) == (
+        "solver must be one of 'als', 'somf', 'sgd', got 'bogus'")
+
+
+def test_n_jobs_sets_the_threads_of_the_fit(ratings):
+    import numba
+
+    seen = []
+
+    def threads(model, info):
+        seen.append(numba.get_num_threads())
+
+    before = numba.get_num_threads()
+    MatrixCompletion(2, solver="als", n_epochs=2, n_jobs=1, callback=threads).fit(ratings)
+    assert seen == [1, 1] and numba.get_num_threads() == before
