@@ -106,3 +106,59 @@ def test_a_read_error_while_planning_the_next_group_is_reported_as_itself(rng, m
     with pytest.raises(OSError, match="^the disk went away$"):
         model.fit(X)
     assert calls == [8, 8]  # a group of 8 batches was planned first, in one read
+
+
+# ----------------------------------------------- checkpoints and the start draws
+def _planted_X(seed=0, n=400, p=300, k=5):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, k)) @ rng.standard_normal((k, p))
+            + 0.1 * rng.standard_normal((n, p)))
+
+
+def test_rows_from_few_chunks_are_distinct():
+    from nimf.decomposition._online_state import rows_from_few_chunks
+
+    for seed in range(20):
+        rows = rows_from_few_chunks(100, 10, 35, np.random.default_rng(seed))
+        assert rows.size == 35 and np.unique(rows).size == 35
+        assert np.all(np.diff(rows) > 0)
+
+
+def test_a_fit_stopped_by_tol_resumes_as_finished(tmp_path):
+    X = _planted_X()
+    ckpt = tmp_path / "tol.npz"
+    kw = dict(n_components=5, n_epochs=50, tol=0.5, random_state=0)
+    first = OnlineDictionaryLearning(checkpoint=ckpt, **kw).fit(X)
+    assert first.stop_reason_ == "tol" and first.n_iter_ < 50
+    again = OnlineDictionaryLearning(checkpoint=ckpt, resume=True, **kw).fit(X)
+    assert again.stop_reason_ == "tol" and again.n_iter_ == first.n_iter_
+    np.testing.assert_array_equal(again.components_, first.components_)
+
+
+def test_a_checkpoint_of_other_data_or_another_seed_is_refused_by_name(tmp_path):
+    X = _planted_X()
+    ckpt = tmp_path / "c.npz"
+    kw = dict(n_components=5, n_epochs=1, random_state=0)
+    OnlineDictionaryLearning(checkpoint=ckpt, **kw).fit(X)
+    with pytest.raises(ValueError) as info:
+        OnlineDictionaryLearning(checkpoint=ckpt, resume=True, **kw).fit(X[:200])
+    assert str(info.value) == (
+        f"checkpoint {str(ckpt)!r} is of other data (shape [400, 300], dtype float64) than "
+        f"X (shape [200, 300], dtype float64), or the data changed; use another checkpoint "
+        f"path or resume=False")
+    with pytest.raises(ValueError, match=r"other parameters: random_state=0 in the "
+                                         r"checkpoint but 1 now"):
+        OnlineDictionaryLearning(checkpoint=ckpt, resume=True,
+                                 **dict(kw, random_state=1)).fit(X)
+
+
+def test_a_restored_state_starts_an_empty_history():
+    from nimf.decomposition._online_state import get_persistent_state, set_persistent_state
+
+    X = _planted_X()
+    fitted = OnlineDictionaryLearning(n_components=5, n_epochs=1, random_state=0).fit(X)
+    arrays, scalars = get_persistent_state(fitted)
+    fresh = OnlineDictionaryLearning(n_components=5, n_epochs=1, random_state=0)
+    set_persistent_state(fresh, arrays, scalars)
+    assert fresh.history_ == dict(time=[], n_samples=[], epoch=[], bytes_read=[],
+                                  objective=[])

@@ -239,3 +239,27 @@ def test_n_jobs_sets_the_threads_of_the_fit(ratings):
     before = numba.get_num_threads()
     MatrixCompletion(2, solver="als", n_epochs=2, n_jobs=1, callback=threads).fit(ratings)
     assert seen == [1, 1] and numba.get_num_threads() == before
+
+
+def test_predict_of_one_argument_that_is_no_table_is_named(ratings):
+    model = MatrixCompletion(2, solver="als", n_epochs=2, random_state=0).fit(ratings)
+    assert _message(ValueError, model.predict, [1, 2]) == (
+        "predict takes (users, items) or a DataFrame with the columns ['user', 'item'], "
+        "got one argument of type list")
+
+
+def test_predict_of_several_users_and_one_item_is_an_array(ratings):
+    model = MatrixCompletion(2, solver="als", n_epochs=2, random_state=0).fit(ratings)
+    users = model.user_ids_[:3]
+    out = model.predict(users, model.item_ids_[0])
+    assert isinstance(out, np.ndarray) and out.shape == (3,)
+    np.testing.assert_allclose(out, [model.predict(u, model.item_ids_[0]) for u in users])
+
+
+def test_the_first_user_is_recommended_by_its_own_factors(ratings):
+    """The user at index 0 is a known user: its scores use its bias and factors."""
+    model = MatrixCompletion(2, solver="als", n_epochs=3, clip=False,
+                             random_state=0).fit(ratings)
+    first = model.user_ids_[0]
+    table = model.recommend(first, n=5, exclude_seen=False)
+    np.testing.assert_allclose(table["score"], model.predict(first, table["item"].to_numpy()))
