@@ -41,3 +41,19 @@ def no_open_figures():
     leaked = plt.get_fignums()
     plt.close("all")
     assert leaked == [], f"pyplot figures left open: {leaked}"
+
+
+@pytest.fixture
+def checkpoint_steps(monkeypatch):
+    """The ``n_steps_`` at which the online learner writes each checkpoint of a fit."""
+    from nimf.decomposition import _online_state
+
+    saved = []
+    real = _online_state.save_fit_checkpoint
+
+    def recording(est, path, *args, **kwargs):
+        saved.append(est.n_steps_)
+        return real(est, path, *args, **kwargs)
+
+    monkeypatch.setattr(_online_state, "save_fit_checkpoint", recording)
+    return saved

@@ -890,29 +890,15 @@ def test_image_explained_variance_recomputed(rest_study):
 
 
 # ============================================ checkpoints, progress output, function form
-def _record_checkpoints(monkeypatch):
-    from nimf.decomposition import _online_state
-
-    saved = []
-    real = _online_state.save_fit_checkpoint
-
-    def recording(est, path, *args, **kwargs):
-        saved.append(est.n_steps_)
-        return real(est, path, *args, **kwargs)
-
-    monkeypatch.setattr(_online_state, "save_fit_checkpoint", recording)
-    return saved
-
-
 @pytest.mark.parametrize("every,expected", [(4, {4, 6, 8, 12}), (5, {5, 6, 10, 12}),
                                             (500, {6, 12})])
-def test_odl_checkpoint_every_and_the_end_of_each_epoch(sparse_data, tmp_path, monkeypatch,
-                                                         every, expected):
+def test_odl_checkpoint_every_and_the_end_of_each_epoch(sparse_data, tmp_path,
+                                                         checkpoint_steps, every, expected):
     """A checkpoint every ``checkpoint_every`` steps, at the end of each epoch and at
     the end of the fit: 120 samples in batches of 20 are 6 steps an epoch."""
     from nimf.sources import load_checkpoint
 
-    saved = _record_checkpoints(monkeypatch)
+    saved = checkpoint_steps
     path = tmp_path / "fit.npz"
     est = _odl(sparse_data, checkpoint=str(path), checkpoint_every=every)
     assert est.n_steps_ == 12

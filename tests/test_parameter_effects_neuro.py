@@ -223,17 +223,8 @@ def test_verbose_levels_of_the_image_estimators(rest, capsys, cls, kw):
 
 # ---------------------------------------------------------------- checkpoint_every
 def test_image_checkpoint_every_sets_the_steps_between_checkpoints(rest, tmp_path,
-                                                                   monkeypatch):
-    from nimf.decomposition import _online_state
-
-    saved = []
-    real = _online_state.save_fit_checkpoint
-
-    def recording(est, path, *args, **kwargs):
-        saved.append(est.n_steps_)
-        return real(est, path, *args, **kwargs)
-
-    monkeypatch.setattr(_online_state, "save_fit_checkpoint", recording)
+                                                                   checkpoint_steps):
+    saved = checkpoint_steps
     kw = dict(n_components=3, mask=rest.mask_img, n_epochs=1, random_state=0,
               batch_size=4, reduction=1, checkpoint=str(tmp_path / "fit.npz"))
     est = DictLearning(**kw, checkpoint_every=3).fit(rest.func)
