@@ -811,12 +811,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
         Initialisation. None: 'nndsvd' for ``solver='cd'`` (and 'nndsvda' for
         'mu' or semi-NMF) if ``n_components <= min(n_samples, n_features)``,
-        else 'random' (``fit``; ``partial_fit`` starts from 'nndsvda'). 'custom' uses the ``W`` and ``H`` given
-        to ``fit_transform``.  The NNDSVD starts use a randomized SVD with one
-        power iteration, and 'nndsvda' fills zeros with
-        ``sqrt(mean(X) / n_components)`` (scikit-learn: ``mean(X)``), so that
-        fitting ``c X`` starts from factors whose product is ``c`` times that
-        of ``X``.
+        else 'random' (``fit``; ``partial_fit`` starts from 'nndsvda').
+        'custom' uses the ``W`` and ``H`` given to ``fit_transform``.  The
+        NNDSVD starts use a randomized SVD with one power iteration, and
+        'nndsvda' fills zeros with ``sqrt(mean(X) / n_components)``
+        (scikit-learn: ``mean(X)``), so that fitting ``c X`` starts from
+        factors whose product is ``c`` times that of ``X``.
 
     solver : {'cd', 'mu'}, default='cd'
         'cd' is HALS coordinate descent (Frobenius loss only); 'mu' the

@@ -32,8 +32,8 @@ chosen candidate's factors and biases at its best epoch, for ``_WARM_EPOCHS`` pa
 whatever the solver (the same objective; its exact alternating solves converge in a
 few passes), and so are the low-rank candidates and the refit of solver "somf": from
 the SVD start, exact alternating solves need fewer passes than the online learner,
-whose running statistics start empty.  Every candidate uses the same seed, so they differ only in their
-settings, and the seed comes from the estimator's ``random_state``.
+whose running statistics start empty.  Every candidate uses the same seed, so they
+differ only in their settings, and the seed comes from the estimator's ``random_state``.
 """
 
 import numpy as np

@@ -145,17 +145,19 @@ class MatrixCompletion(BaseEstimator):
           stratum in parallel, every rating once, in a new random order each epoch.
     alpha : float or "auto", default="auto"
         Ridge penalty of the factors, per rating when ``count_exponent`` is 1 (the
-        penalty of a user or item is ``alpha * n_ratings ** count_exponent``). With ``n_components="auto"``, "auto"
-        searches it (see above). The best value shrinks as the data get denser; with
-        an int ``n_components``, "auto" uses ``0.9 / (r_user * r_item) ** 0.25`` for
-        "somf" and "als", ``r_user`` and ``r_item`` being the mean number of training ratings
-        per user and per item (0.11 at MovieLens-100k density, 0.07 at 1M, 0.053 at
-        10M: on the benchmark's data of those sizes the best of the values tried
-        each time), and 0.03 for "sgd", whose finite number of epochs already
-        regularises; both are for a ``count_exponent`` of 1, and are multiplied by
-        ``(r_user * r_item) ** ((1 - count_exponent) / 2)`` for another (the same
-        penalty for a user or item of typical size: 0.9 for "somf" and "als" at 0.5). Tune it on held-out ratings for your data
-        (``fit(..., validation=...)`` records the validation RMSE per epoch).
+        penalty of a user or item is ``alpha * n_ratings ** count_exponent``). With
+        ``n_components="auto"``, "auto" searches it (see above). The best value
+        shrinks as the data get denser; with an int ``n_components``, "auto" uses
+        ``0.9 / (r_user * r_item) ** 0.25`` for "somf" and "als", ``r_user`` and
+        ``r_item`` being the mean number of training ratings per user and per item
+        (0.11 at MovieLens-100k density, 0.07 at 1M, 0.053 at 10M: on the
+        benchmark's data of those sizes the best of the values tried each time), and
+        0.03 for "sgd", whose finite number of epochs already regularises; both are
+        for a ``count_exponent`` of 1, and are multiplied by ``(r_user * r_item) **
+        ((1 - count_exponent) / 2)`` for another (the same penalty for a user or item
+        of typical size: 0.9 for "somf" and "als" at 0.5). Tune it on held-out
+        ratings for your data (``fit(..., validation=...)`` records the validation
+        RMSE per epoch).
     alpha_bias : float or None, default=None
         Ridge penalty of the biases (as ``alpha``); None uses ``alpha``.
     count_exponent : float in [0, 1] or "auto", default="auto"
@@ -253,10 +255,10 @@ class MatrixCompletion(BaseEstimator):
     """
 
     def __init__(self, n_components="auto", *, solver="somf", alpha="auto", alpha_bias=None,
-                 count_exponent="auto", n_epochs=None, batch_size="auto", forget_exponent=0.9, learning_rate=0.01,
-                 lr_decay=0.05, init_scale=0.1, fit_bias=True, clip=True, user_col="user",
-                 item_col="item", rating_col="rating", duplicates="error", n_jobs=None,
-                 random_state=None, verbose=False, callback=None):
+                 count_exponent="auto", n_epochs=None, batch_size="auto", forget_exponent=0.9,
+                 learning_rate=0.01, lr_decay=0.05, init_scale=0.1, fit_bias=True, clip=True,
+                 user_col="user", item_col="item", rating_col="rating", duplicates="error",
+                 n_jobs=None, random_state=None, verbose=False, callback=None):
         self.n_components = n_components
         self.solver = solver
         self.alpha = alpha
