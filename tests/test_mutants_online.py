@@ -34,31 +34,33 @@ def test_an_empty_validation_set_on_disk_is_refused_by_name(rng, tmp_path):
                                "array of shape (0, 6)")
 
 
+def _read_in_blocks_of(monkeypatch, rows):
+    """Data on disk are read ``rows`` rows at a time (instead of blocks of ~64 MB)."""
+    from nimf.sources import readers
+
+    original = readers._Source.iter_row_blocks
+    monkeypatch.setattr(readers._Source, "iter_row_blocks",
+                        lambda self, step=None, start=0, stop=None:
+                        original(self, rows, start, stop))
+
+
 @pytest.mark.parametrize("step", [10, 7])  # two blocks, then three (the last one short)
 def test_transform_of_data_on_disk_read_in_several_blocks(rng, tmp_path, monkeypatch, step):
-    from nimf.sources import readers
     X = np.abs(rng.randn(20, 6))
     model = OnlineDictionaryLearning(n_components=2, n_epochs=1, random_state=0).fit(X)
     expected = model.transform(X)
     np.save(tmp_path / "X.npy", X)
-    original = readers._Source.iter_row_blocks
-    monkeypatch.setattr(readers._Source, "iter_row_blocks",
-                        lambda self, step_=None, start=0, stop=None:
-                        original(self, step, start, stop))
+    _read_in_blocks_of(monkeypatch, step)
     codes = model.transform(np.load(tmp_path / "X.npy", mmap_mode="r"))
     np.testing.assert_allclose(codes, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_score_of_data_on_disk_read_in_several_blocks(rng, tmp_path, monkeypatch):
-    from nimf.sources import readers
     X = np.abs(rng.randn(20, 6))
     model = OnlineDictionaryLearning(n_components=2, n_epochs=1, random_state=0).fit(X)
     expected = model.score(X)
     np.save(tmp_path / "X.npy", X)
-    original = readers._Source.iter_row_blocks
-    monkeypatch.setattr(readers._Source, "iter_row_blocks",
-                        lambda self, step=None, start=0, stop=None:
-                        original(self, 7, start, stop))
+    _read_in_blocks_of(monkeypatch, 7)
     assert model.score(np.load(tmp_path / "X.npy", mmap_mode="r")) == pytest.approx(expected,
                                                                                  rel=1e-10)
 

@@ -57,15 +57,6 @@ def test_a_diverging_sgd_fit_suggests_a_lower_learning_rate(ratings):
         "or scale the ratings")
 
 
-def test_somf_statistics_too_large_name_their_size(monkeypatch, ratings):
-    import nimf.ratings.completion as completion
-    monkeypatch.setattr(completion, "available_memory", lambda: 1000)
-    assert _message(ValueError, MatrixCompletion(5, solver="somf").fit, ratings) == (
-        "solver='somf' keeps a (6 x 6) statistic per item: 20 items x 5 components need "
-        "0.0 GiB, more than half of the 0.0 GiB free; use solver='als' (memory linear in "
-        "n_components) or fewer components")
-
-
 def test_ids_of_mixed_types_are_not_saved(tmp_path, ratings):
     mixed = ratings.copy()
     mixed["user"] = mixed["user"].astype(object)
