@@ -522,3 +522,26 @@ def test_each_demo_has_its_own_options(capsys):
     assert ratings_only in ratings and fmri_only not in ratings and matrix_only not in ratings
     # plain 'nimf demo' with options is the fMRI demo (the README's 'nimf demo')
     assert _help(capsys, ["demo", "--n-subjects", "3"]) == fmri
+
+
+def test_an_interrupted_append_says_how_to_add_the_rest(small_study, tmp_path, capsys,
+                                                         monkeypatch):
+    from nimf.neuro import MaskedStudy, study as study_module
+
+    _, folder = small_study
+    out = tmp_path / "study.zarr"
+    assert main(["mask", str(folder / "sub-01_bold.nii.gz"), "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    def full_disk(self, items, n_jobs, report):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(study_module._Writer, "_run", full_disk)
+    code = main(["mask", str(folder / "sub-02_bold.nii.gz"), "--out", str(out), "--append"])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err
+    # the way on in the command's own words, not the Python API's
+    assert "add the others with nimf mask --append." in err
+    assert "MaskedStudy.open" not in err
+    monkeypatch.undo()
+    assert len(MaskedStudy.open(out).subjects) == 1
