@@ -1,4 +1,5 @@
 """NMF: kernels against references, objectives, ground truth, contract, bad input."""
+import re
 import warnings
 
 import numpy as np
@@ -530,9 +531,9 @@ def test_float64_start_is_computed_in_float32_only_with_the_float32_iterations(m
     X = rng.rand(80, 6) @ rng.rand(6, 50) + 0.01 * rng.rand(80, 50)
     starts = []
 
-    def spy(X_, k, init, rng_):
+    def spy(X_, k, init, rng_, **kwargs):
         starts.append(X_.dtype)
-        return original(X_, k, init, rng_)
+        return original(X_, k, init, rng_, **kwargs)
 
     original = nmf_module._initialize
     monkeypatch.setattr(nmf_module, "_initialize", spy)
@@ -564,6 +565,180 @@ def test_float32_warm_start_reaches_the_float64_solution(monkeypatch):
     curve = np.array(mixed.loss_curve_)
     assert curve[-1] <= curve[0]
     assert np.all(np.diff(curve) <= 1e-6 * curve[0])
+
+
+# ------------------------------------------------- iterations on the sketch
+@pytest.mark.parametrize("shape", [(70, 50), (50, 70)])
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+def test_sketch_is_the_projection_on_the_range_found(shape, dtype_):
+    from nimf.decomposition.nmf import _randomized_svd
+
+    rng = np.random.RandomState(1)
+    n, p = shape
+    X = (rng.rand(n, 6) @ rng.rand(6, p) + 0.05 * rng.rand(n, p)).astype(dtype_)
+    U, S, Vt = _randomized_svd(X, 4, 1, np.random.RandomState(3))
+    U2, S2, Vt2, sketch = _randomized_svd(X, 4, 1, np.random.RandomState(3), sketch=True)
+    # the same start with or without the sketch
+    np.testing.assert_array_equal(U, U2)
+    np.testing.assert_array_equal(S, S2)
+    np.testing.assert_array_equal(Vt, Vt2)
+    tol = 1e-10 if dtype_ == np.float64 else 1e-4
+    Y = sketch.L.astype(np.float64) @ sketch.R.astype(np.float64)
+    assert sketch.shape == X.shape and sketch.dtype == dtype_
+    assert sketch.L.shape == (n, 14) and sketch.R.shape == (14, p)
+    # one factor has orthonormal columns (rows), and L R projects X on its span
+    Q = (sketch.L if n >= p else sketch.R.T).astype(np.float64)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(14), atol=tol * 10)
+    X64 = X.astype(np.float64)
+    projected = Q @ (Q.T @ X64) if n >= p else (X64 @ Q) @ Q.T
+    np.testing.assert_allclose(Y, projected, atol=tol * 10 * np.abs(X64).max())
+    values = np.linalg.svd(Y, compute_uv=False)[:14]
+    np.testing.assert_allclose(sketch.singular_values, values, rtol=tol * 10,
+                               atol=tol * 10 * values[0])
+    assert sketch.sq_norm == pytest.approx(float(np.sum(Y ** 2)), rel=tol * 10)
+    # the two products of HALS
+    A = rng.rand(4, p).astype(dtype_)
+    B = rng.rand(4, n).astype(dtype_)
+    out_n = np.empty((4, n), dtype=dtype_)
+    out_p = np.empty((4, p), dtype=dtype_)
+    assert sketch.times_Xt(A, out_n) is out_n
+    np.testing.assert_allclose(out_n, A @ Y.T, rtol=tol * 10)
+    assert sketch.times_X(B, out_p) is out_p
+    np.testing.assert_allclose(out_p, B @ Y, rtol=tol * 10)
+
+
+def test_data_of_low_rank_is_its_own_sketch():
+    from nimf.decomposition.nmf import _randomized_svd
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 8) @ rng.rand(8, 40)
+    sketch = _randomized_svd(X, 3, 1, np.random.RandomState(0), sketch=True)[3]
+    np.testing.assert_allclose(sketch.L @ sketch.R, X, atol=1e-10 * X.max())
+    assert np.all(sketch.singular_values[8:] < 1e-10 * sketch.singular_values[0])
+
+
+def test_sketch_iterations_follow_the_gap_and_the_budget(monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+    from nimf.decomposition.nmf import _Sketch, _sketch_iterations
+
+    def sketch(values):
+        m = len(values)
+        return _Sketch(np.zeros((300, m)), np.zeros((m, 200)), np.asarray(values, float))
+
+    n, p, k, sweeps_W, sweeps_H = 300, 200, 4, 3, 5
+    gap = [10.0, 9.0, 8.0, 7.0, 3.4, 1.0, 1.0, 1.0, 0.5]
+    # the floating-point operations of an iteration on the data and on the sketch
+    common = 6 * k * k * (n + p)
+    on_data = 4 * n * p * k + common + 2 * k * k * (n * sweeps_W + p * sweeps_H)
+    on_sketch = 4 * 9 * k * (n + p) + common + 2 * k * k * (n + p) * 2
+    assert on_data / on_sketch > 2
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 2.0)
+    assert _sketch_iterations(sketch(gap), k, n, p, sweeps_W, sweeps_H) == int(
+        2.0 * on_data / on_sketch)
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 7.0)
+    assert _sketch_iterations(sketch(gap), k, n, p, sweeps_W, sweeps_H) == int(
+        7.0 * on_data / on_sketch)
+    # the (k+1)-th singular value above half the k-th: no clear rank-k structure
+    assert _sketch_iterations(sketch(gap[:4] + [3.6] + gap[5:]), k, n, p, 3, 5) == 0
+    assert _sketch_iterations(sketch(gap[:4] + [3.5] + gap[5:]), k, n, p, 3, 5) > 0
+    # a sketch as large as the data is no sketch
+    assert _sketch_iterations(sketch(gap), k, 9, p, 3, 5) == 0
+    assert _sketch_iterations(sketch(gap), k, n, 9, 3, 5) == 0
+    assert _sketch_iterations(sketch(gap), k, n, 10, 3, 5) > 0
+    # a sketch of rank k holds no information on the gap; a zero k-th value neither
+    assert _sketch_iterations(sketch(gap[:4]), k, n, p, 3, 5) == 0
+    assert _sketch_iterations(sketch([1.0, 0, 0, 0, 0, 0]), k, n, p, 3, 5) == 0
+    # fewer than three iterations are not worth it
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 2.9 * on_sketch / on_data)
+    assert _sketch_iterations(sketch(gap), k, n, p, sweeps_W, sweeps_H) == 0
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 3.01 * on_sketch / on_data)
+    assert _sketch_iterations(sketch(gap), k, n, p, sweeps_W, sweeps_H) == 3
+
+
+def _first_iterates(X, **kw):
+    """The factors given to the callback at each iteration."""
+    seen = []
+    model = NMF(callback=lambda n, W, H: seen.append((W.copy(), H.copy())) and False, **kw)
+    model.fit(X)
+    return model, seen
+
+
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32])
+def test_fit_iterates_on_the_sketch_after_its_first_iteration(monkeypatch, capsys, dtype_):
+    import nimf.decomposition.nmf as nmf_module
+
+    rng = np.random.RandomState(0)
+    X, _, _ = planted(rng, n=300, p=200, k=5, noise=0.2)
+    X = X.astype(dtype_)
+    kw = dict(n_components=5, random_state=0)
+    model, seen = _first_iterates(X, verbose=1, **kw)
+    said = re.search(r"NMF: (\d+) iterations on a rank-15 sketch of X, objective (\S+) "
+                     r"\(estimated\)", capsys.readouterr().out)
+    assert 3 <= int(said.group(1))
+    # the objective on the sketch counts the energy of X outside it: it estimates
+    # the objective on X (that of the next iteration, on X, is a little lower)
+    assert float(said.group(2)) == pytest.approx(model.loss_curve_[1], rel=0.05)
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 0.0)
+    plain, seen_plain = _first_iterates(X, verbose=1, **kw)
+    assert "sketch" not in capsys.readouterr().out
+    # the first iteration is on the data, the same in both; the sketch's
+    # iterations bring the second far lower
+    np.testing.assert_array_equal(seen[0][0], seen_plain[0][0])
+    np.testing.assert_array_equal(seen[0][1], seen_plain[0][1])
+    assert model.loss_curve_[0] == plain.loss_curve_[0]
+    assert model.loss_curve_[1] < plain.loss_curve_[3]
+    # the same solution (to the tolerance), in fewer iterations on the data
+    assert model.n_iter_ < 0.8 * plain.n_iter_
+    assert model.reconstruction_err_ == pytest.approx(plain.reconstruction_err_, rel=1e-5)
+    assert model.components_.dtype == dtype_
+    # the objective never goes up beyond its round-off (computed from float32
+    # products, of sums over n_features terms: float64 data start in float32)
+    curve = np.array(model.loss_curve_)
+    noise = 10 * np.finfo(np.float32).eps * np.sum(X.astype(np.float64) ** 2)
+    assert np.all(np.diff(curve) <= noise)
+
+
+def test_sketch_keeps_the_penalties(monkeypatch):
+    import nimf.decomposition.nmf as nmf_module
+
+    rng = np.random.RandomState(1)
+    X, _, _ = planted(rng, n=300, p=200, k=5, noise=0.02)
+    kw = dict(n_components=5, random_state=0, tol=1e-7, max_iter=5000, alpha_W=1e-3,
+              l1_ratio=0.5)
+    model = NMF(**kw).fit(X)
+    monkeypatch.setattr(nmf_module, "_SKETCH_BUDGET", 0.0)
+    plain = NMF(**kw).fit(X)
+    assert model.n_iter_ < plain.n_iter_
+    assert model.loss_curve_[-1] == pytest.approx(plain.loss_curve_[-1], rel=1e-4)
+    # (the penalised solution, not the plain one)
+    free = NMF(5, random_state=0, tol=1e-7, max_iter=5000).fit(X)
+    assert abs(model.loss_curve_[-1] - free.loss_curve_[-1]) > 1e-2 * free.loss_curve_[-1]
+
+
+def test_no_sketch_without_a_gap_a_second_iteration_or_an_nndsvd_start(capsys):
+    rng = np.random.RandomState(0)
+    X, _, _ = planted(rng, n=300, p=200, k=5, noise=0.02)
+    cases = [
+        (rng.rand(300, 200), dict()),  # noise: no rank-5 structure
+        (X, dict(max_iter=1)),
+        (X, dict(callback=lambda n, W, H: True)),  # stops after the first iteration
+        (X, dict(init="random")),
+        (X, dict(init="custom")),
+        (X, dict(solver="mu")),
+        (X, dict(semi=True)),
+    ]
+    for data, kw in cases:
+        start = {}
+        if kw.get("init") == "custom":
+            start = dict(zip("WH", nndsvd(data, 5, random_state=0)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = NMF(5, random_state=0, verbose=1, **kw)
+            model.fit_transform(data, **start)
+        assert "sketch" not in capsys.readouterr().out, kw
+    assert model.n_iter_ > 1
+    model = NMF(5, random_state=0, callback=lambda n, W, H: True).fit(X)
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 1
 
 
 # ------------------------------------------------- partial_fit after fit, overflow

@@ -933,9 +933,13 @@ def test_spca_verbose(sparse_data, capsys):
 
 def test_nmf_verbose_prints_the_objective_of_each_iteration(nonneg_data, capsys):
     est = _nmf(nonneg_data, verbose=1, max_iter=4, tol=0).fit(nonneg_data)
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if line.startswith("NMF iteration")]
     assert [line.split(":")[0] for line in lines] == [f"NMF iteration {i}"
                                                       for i in range(1, est.n_iter_ + 1)]
+    # the iterations on the sketch of X, reported in one line after the first iteration
+    assert len(out) == len(lines) + 1
+    assert out[1].startswith("NMF: ") and "iterations on a rank-" in out[1]
     objectives = [float(line.split("objective ")[1].split(",")[0]) for line in lines]
     assert objectives == sorted(objectives, reverse=True)  # the objective goes down
 

@@ -8,7 +8,10 @@
   factor is then swept several times by a compiled kernel, which costs little
   compared with the products (accelerated HALS, Gillis & Glineur 2012), and
   the iterates are extrapolated, an iteration that raises the objective being
-  undone (Ang & Gillis 2019);
+  undone (Ang & Gillis 2019); from an NNDSVD start, on data with a clear
+  rank-``k`` structure, the first iterations run on the rank-``k + 10`` sketch
+  ``Q Q^T X`` that the start's randomized SVD found, for a fraction of the cost
+  (compressed NMF: Tepper & Sapiro 2016, Erichson et al. 2017);
 - multiplicative updates for any beta-divergence (``solver='mu'``): Frobenius,
   Kullback-Leibler (count data), Itakura-Saito;
 - semi-NMF (``semi=True``): only ``H`` is non-negative, ``W`` is free, and ``X``
@@ -74,6 +77,25 @@ _SWEEP_BUDGET = 0.1
 _MIXED_PRECISION_SWITCH = 1e-3
 _MIXED_PRECISION_MAX_BYTES = 2 ** 31
 _MAX_SWEEPS = 10
+# iterations on the sketch of the randomized SVD of an NNDSVD start ('cd',
+# non-negative factors): only when the (k+1)-th singular value is at most
+# _SKETCH_MAX_GAP times the k-th; as many as cost _SKETCH_BUDGET iterations on the
+# data (at least _SKETCH_MIN_ITER), _SKETCH_SWEEPS sweeps per half iteration,
+# stopping when the violation has dropped by _SKETCH_TOL or the objective moves by
+# less than _SKETCH_STALL (relative) over _STALL_WINDOW iterations.  HALS on the
+# sketch converges about as slowly as on the data, at a fraction of the cost:
+# over bench_nmf_regimes.py's 13 regimes and data seeds 0-2, a budget of 5 was
+# the least that brought the k = 50 rows (an iteration on the sketch costs a
+# quarter of one on the data there) to scikit-learn's error after one more
+# iteration; 4 left one row at 2.0x, 8 spent more than it saved.  The gap was
+# at most 0.12 on the regimes with planted structure and above 0.98 on the nearly
+# structureless 'zeros' rows, where the sketch led HALS to a worse local minimum
+_SKETCH_MAX_GAP = 0.5
+_SKETCH_BUDGET = 5.0
+_SKETCH_MIN_ITER = 3
+_SKETCH_SWEEPS = 2
+_SKETCH_TOL = 1e-3
+_SKETCH_STALL = 1e-5
 # also stop when the objective has gone down by less than _STALL_FRACTION * tol
 # (relative) over the last _STALL_WINDOW iterations: the violation, measured at
 # extrapolated points and in float32 round-off, may not reach tol where the
@@ -195,7 +217,7 @@ def _penalty_value(W, H, l1_W, l1_H, l2_W, l2_H):
     return value
 
 
-def _randomized_svd(X, n_components, n_iter, rng, n_oversamples=10):
+def _randomized_svd(X, n_components, n_iter, rng, n_oversamples=10, sketch=False):
     """Leading singular triplets of ``X`` by a randomized range finder (Halko et al. 2011).
 
     The steps and random draws of :func:`sklearn.utils.extmath.randomized_svd`
@@ -215,7 +237,9 @@ def _randomized_svd(X, n_components, n_iter, rng, n_oversamples=10):
     when ``n_components < min(X.shape) / 10``, else 4).
 
     Returns ``U`` (n_samples, n_components), ``S`` (n_components,) and
-    ``Vt`` (n_components, n_features).
+    ``Vt`` (n_components, n_features); with ``sketch=True``, also the
+    :class:`_Sketch` ``Q Q^T X`` (all ``n_components + n_oversamples`` singular
+    values, and the two factors, in ``X``'s dtype), which costs nothing more.
     """
     if n_iter == "auto":
         n_iter = 7 if n_components < 0.1 * min(X.shape) else 4
@@ -238,10 +262,43 @@ def _randomized_svd(X, n_components, n_iter, rng, n_oversamples=10):
     Vt[nonzero] /= S[nonzero, None]
     Vt[~nonzero] = 0.0
     U = Q @ Uhat.astype(Q.dtype)
+    S_all = S
     S, Vt = S.astype(Q.dtype), Vt.astype(Q.dtype)
     if transpose:
         U, Vt = Vt.T, U.T
-    return U[:, :n_components], S[:n_components], Vt[:n_components]
+    svd = U[:, :n_components], S[:n_components], Vt[:n_components]
+    if not sketch:
+        return svd
+    B = B.astype(Q.dtype)
+    # A ~ Q B, so X ~ Q B, or (transposed) X ~ B^T Q^T
+    factors = (np.ascontiguousarray(B.T), np.ascontiguousarray(Q.T)) if transpose else (Q, B)
+    return svd + (_Sketch(*factors, S_all),)
+
+
+class _Sketch:
+    """``X ~ L R``: the projection of ``X`` on the range found by the randomized SVD.
+
+    ``L`` is (n_samples, m) and ``R`` (m, n_features), ``m = n_components +
+    n_oversamples``, one of them with orthonormal columns (rows), so that the
+    products HALS needs, ``H X^T ~ (H R^T) L^T`` and ``W^T X ~ (W^T L) R``, cost
+    ``m k (n_samples + n_features)`` instead of ``n_samples n_features k``;
+    ``singular_values`` are those of ``L R`` (decreasing), and ``sq_norm`` its
+    squared Frobenius norm.  Quacks like ``X`` for :func:`_hals_columns_loop`
+    (``shape``, ``dtype``, and the two products).
+    """
+
+    def __init__(self, L, R, singular_values):
+        self.L, self.R = L, R
+        self.singular_values = singular_values
+        self.shape = (L.shape[0], R.shape[1])
+        self.dtype = L.dtype
+        self.sq_norm = float(np.sum(np.square(singular_values, dtype=np.float64)))
+
+    def times_Xt(self, A, out):
+        return np.matmul(A @ self.R.T, self.L.T, out=out)
+
+    def times_X(self, A, out):
+        return np.matmul(A @ self.L, self.R, out=out)
 
 
 def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None, n_iter="auto"):
@@ -264,6 +321,12 @@ def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None, n_ite
     """
     rng = check_random_state(random_state)
     U, S, Vt = _randomized_svd(X, n_components, n_iter, rng)
+    return _nndsvd_from_svd(X, U, S, Vt, variant, eps, rng)
+
+
+def _nndsvd_from_svd(X, U, S, Vt, variant, eps, rng):
+    """The NNDSVD start of :func:`nndsvd` from the singular triplets ``U, S, Vt`` of ``X``."""
+    n_components = S.shape[0]
     # all pairs at once: the positive and negative parts of every (u_j, v_j) and
     # their norms (float64), the part with the larger product kept
     U, S, Vt = U.astype(np.float64), S.astype(np.float64), Vt.astype(np.float64)
@@ -316,14 +379,20 @@ def _default_init(k, n, p, params):
     return "nndsvd" if params["solver"] == "cd" and not params["semi"] else "nndsvda"
 
 
-def _initialize(X, n_components, init, rng):
+def _initialize(X, n_components, init, rng, sketch=False):
+    """The start ``W, H``; with ``sketch=True``, ``W, H, sketch``: the
+    :class:`_Sketch` of the NNDSVD starts' randomized SVD (None for 'random')."""
     n, p = X.shape
     if init == "random":
         avg = np.sqrt(abs(float(X.mean())) / n_components)
         H = np.abs(avg * rng.standard_normal((n_components, p))).astype(X.dtype)
         W = np.abs(avg * rng.standard_normal((n, n_components))).astype(X.dtype)
-        return W, H
-    return nndsvd(X, n_components, variant=init, random_state=rng, n_iter=_SVD_POWER_ITER)
+        return (W, H, None) if sketch else (W, H)
+    if not sketch:
+        return nndsvd(X, n_components, variant=init, random_state=rng, n_iter=_SVD_POWER_ITER)
+    U, S, Vt, found = _randomized_svd(X, n_components, _SVD_POWER_ITER, rng, sketch=True)
+    W, H = _nndsvd_from_svd(X, U, S, Vt, init, 1e-6, rng)
+    return W, H, found
 
 
 # ---------------------------------------------------------------- solvers
@@ -356,12 +425,13 @@ def _solve_codes(X, H, l1_W, l2_W, semi, max_iter=200, tol=1e-4, W=None):
 
 
 def _fit_cd(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, semi, shuffle, rng,
-            verbose, callback, inner=True, X32=None, sq_norm=None):
+            verbose, callback, inner=True, X32=None, sq_norm=None, sketch=None):
     """HALS for the Frobenius loss.  Returns W, H, n_iter, losses.
 
     ``X32``: the float32 copy of a float64 ``X`` that the first iterations use
     (see :func:`_mixed_precision_copy`; made here when None and worth it);
-    ``sq_norm``: ``||X||_F^2`` when already known.
+    ``sq_norm``: ``||X||_F^2`` when already known; ``sketch``: the
+    :class:`_Sketch` of an NNDSVD start (see :func:`_fit_cd_columns`).
     """
     n, p = X.shape
     k = H.shape[0]
@@ -380,7 +450,7 @@ def _fit_cd(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, semi, shuffle, rng,
         if X32 is None:
             X32 = _mixed_precision_copy(X, max_iter, sq_norm)
         return _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
-                               verbose, callback, sq_norm, sweeps_W, sweeps_H, X32)
+                               verbose, callback, sq_norm, sweeps_W, sweeps_H, X32, sketch)
     for n_iter in range(1, max_iter + 1):
         if shuffle:
             order = rng.permutation(k).astype(np.int64)
@@ -433,7 +503,7 @@ def _mixed_precision_copy(X, max_iter, sq_norm):
 
 
 def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
-                    verbose, callback, sq_norm, sweeps_W, sweeps_H, X32=None):
+                    verbose, callback, sq_norm, sweeps_W, sweeps_H, X32=None, sketch=None):
     """HALS on transposed factors; float64 data start with float32 iterations.
 
     Given ``X32``, the float32 copy of a float64 ``X`` (see
@@ -442,14 +512,37 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
     violation has dropped by ``_MIXED_PRECISION_SWITCH``; the factors are then
     cast to float64 and the iterations go on in float64 down to ``tol``, so
     the result is a float64 solution, reached from a float32 warm start.
+
+    Given ``sketch`` (the :class:`_Sketch` of the NNDSVD start), when
+    :func:`_sketch_iterations` finds it worth it: after the first iteration
+    (on the data: its violation is the reference of ``tol``), iterations on
+    the sketch bring the factors close to the solution for a fraction of the
+    cost of iterations on the data, which then take over from there.
     """
+    first = X if X32 is None else X32
+    W, H = W.astype(first.dtype), H.astype(first.dtype)
+    violation_init, start, losses = None, 0, []
+    n, p = X.shape
+    n_sketch = 0
+    if sketch is not None and max_iter > 1:
+        n_sketch = _sketch_iterations(sketch, H.shape[0], n, p, sweeps_W, sweeps_H)
+    if n_sketch:
+        W, H, start, losses, violation_init, stopped = _hals_columns_loop(
+            first, W, H, tol, 1, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback,
+            sq_norm, sweeps_W, sweeps_H, None, 0)
+        if stopped or violation_init == 0:
+            return (np.ascontiguousarray(W, dtype=X.dtype),
+                    np.ascontiguousarray(H, dtype=X.dtype), start, losses)
+        W, H = _fit_on_sketch(sketch, W, H, n_sketch, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
+                              verbose, sq_norm)
     if X32 is not None:
         # at least two float64 iterations at the end; leave float32 early when its
         # objective stalls (float32 round-off)
         W32, H32, n_first, losses, violation_init, stopped = _hals_columns_loop(
-            X32, W.astype(np.float32), H.astype(np.float32), max(_MIXED_PRECISION_SWITCH, tol),
+            X32, W, H, max(_MIXED_PRECISION_SWITCH, tol),
             max_iter - 2, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback, sq_norm,
-            sweeps_W, sweeps_H, None, 0, stall=max(_FLOAT32_STALL, _STALL_FRACTION * tol),
+            sweeps_W, sweeps_H, violation_init, start,
+            stall=max(_FLOAT32_STALL, _STALL_FRACTION * tol), losses=losses,
             handover_when_settled=True)
         del X32
         if stopped:
@@ -462,8 +555,52 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
         return W64, H64, n_iter, losses
     W, H, n_iter, losses, _, _ = _hals_columns_loop(
         X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose, callback,
-        sq_norm, sweeps_W, sweeps_H, None, 0, stall=_STALL_FRACTION * tol)
+        sq_norm, sweeps_W, sweeps_H, violation_init, start, stall=_STALL_FRACTION * tol,
+        losses=losses)
     return W, H, n_iter, losses
+
+
+def _sketch_iterations(sketch, k, n, p, sweeps_W, sweeps_H):
+    """How many iterations on ``sketch`` the 'cd' solver runs before those on the data.
+
+    None (0) unless the range of the sketch holds the leading ``k`` singular
+    vectors well: the ``(k+1)``-th singular value at most ``_SKETCH_MAX_GAP``
+    times the ``k``-th (data with a clear rank-``k`` structure; the range
+    finder's error shrinks with that ratio); none either when the sketch's
+    rank ``m`` reaches ``min(n, p)`` (it is then no smaller than ``X``).  Otherwise as many as cost
+    ``_SKETCH_BUDGET`` iterations on the data (counting the floating-point
+    operations of the products, the Gram matrices and the sweeps of both), if
+    that is at least ``_SKETCH_MIN_ITER``.
+    """
+    values = sketch.singular_values
+    m = values.shape[0]
+    if (m <= k or m >= min(n, p) or not values[k - 1] > 0
+            or values[k] > _SKETCH_MAX_GAP * values[k - 1]):
+        return 0
+    common = 6.0 * k * k * (n + p)
+    on_data = 4.0 * n * p * k + common + 2.0 * k * k * (n * sweeps_W + p * sweeps_H)
+    on_sketch = 4.0 * m * k * (n + p) + common + 2.0 * k * k * (n + p) * _SKETCH_SWEEPS
+    count = int(_SKETCH_BUDGET * on_data / on_sketch)
+    return count if count >= _SKETCH_MIN_ITER else 0
+
+
+def _fit_on_sketch(sketch, W, H, n_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng, verbose,
+                   sq_norm):
+    """At most ``n_iter`` HALS iterations on the sketch ``L R`` of ``X``; returns ``W, H``.
+
+    They stop earlier when the violation has dropped by ``_SKETCH_TOL`` or the
+    objective stalls.  The objective is computed with ``sq_norm = ||X||_F^2``
+    in place of ``||L R||_F^2``: that of the sketch plus the (constant) energy
+    of ``X`` outside it, an estimate of the objective on ``X``, so that the
+    stall is relative to the objective on the data.
+    """
+    W, H, done, losses, _, _ = _hals_columns_loop(
+        sketch, W, H, _SKETCH_TOL, n_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng, False, None,
+        sq_norm, _SKETCH_SWEEPS, _SKETCH_SWEEPS, None, 0, stall=_SKETCH_STALL)
+    if verbose:
+        print(f"NMF: {done} iterations on a rank-{sketch.singular_values.shape[0]} sketch "
+              f"of X, objective {losses[-1]:.6g} (estimated)")
+    return W, H
 
 
 def _hals_columns_loop(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng,
@@ -590,6 +727,8 @@ def _times_Xt(A, X, out):
     while ``k`` matrix-vector products stream ``X`` (held in cache at these
     sizes) ``k`` times at memory speed (1.4-1.5x faster for ``k = 5`` here).
     """
+    if isinstance(X, _Sketch):
+        return X.times_Xt(A, out)
     if A.shape[0] <= _GEMV_MAX_K and X.dtype == np.float32:
         for j in range(A.shape[0]):
             np.dot(X, A[j], out=out[j])
@@ -599,6 +738,8 @@ def _times_Xt(A, X, out):
 
 def _times_X(A, X, out):
     """``A @ X`` into ``out`` (shape (k, n_features)); see :func:`_times_Xt`."""
+    if isinstance(X, _Sketch):
+        return X.times_X(A, out)
     if A.shape[0] <= _GEMV_MAX_K and X.dtype == np.float32:
         for j in range(A.shape[0]):
             np.dot(A[j], X, out=out[j])
@@ -911,6 +1052,20 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     NNDSVD start is computed on the same copy.  The copy is skipped when it
     would exceed 2 GiB.
 
+    With ``solver='cd'`` (non-negative factors) and an NNDSVD start, the
+    randomized SVD of the start also gives a sketch of ``X``: its projection
+    ``Q Q^T X`` on the ``n_components + 10`` directions found.  When ``X`` has
+    a clear rank-``n_components`` structure (the next singular value at most
+    half the last one kept), the first iteration on ``X`` (whose optimality
+    violation is the reference of ``tol``) is followed by HALS iterations on
+    the sketch, whose products cost ``(n_samples + n_features)`` instead of
+    ``n_samples x n_features`` per component, for at most the cost of five
+    iterations on ``X``; the iterations on ``X`` then take over from the point
+    reached.  Over ``benchmarks/bench_nmf_regimes.py``'s regimes they reach
+    scikit-learn's final error within one or two more iterations on ``X``.
+    The iterations on the sketch are not counted in ``n_iter_`` or
+    ``loss_curve_``, and not shown to ``callback``; ``verbose`` reports them.
+
     References
     ----------
     .. [1] D. Lee, H. S. Seung. "Learning the parts of objects by non-negative
@@ -929,6 +1084,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     .. [7] A. M. S. Ang, N. Gillis. "Accelerating nonnegative matrix
        factorization algorithms using extrapolation", Neural Computation
        31(2), 2019.
+    .. [8] M. Tepper, G. Sapiro. "Compressed nonnegative matrix factorization
+       is fast and accurate", IEEE Trans. Signal Processing 64(9), 2016.
+    .. [9] N. B. Erichson, A. Mendible, S. Wihlborn, J. N. Kutz. "Randomized
+       nonnegative matrix factorization", arXiv:1711.02037, 2017.
 
     Examples
     --------
@@ -1095,7 +1254,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 f"init={init!r} needs n_components <= min(n_samples, n_features) = "
                 f"{min(n, p)}, got n_components={k}")
         rng = check_random_state(self.random_state)
-        X32 = sq_norm = None
+        X32 = sq_norm = sketch = None
         if params["solver"] == "cd" and not params["semi"]:
             # float64 data: the start and the first iterations are computed on
             # one float32 copy (products about twice as fast)
@@ -1104,11 +1263,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if init == "custom":
             W = self._check_factor(W, (n, k), "W", X, nonneg=not params["semi"])
             H = self._check_factor(H, (k, p), "H", X)
-        elif X32 is not None:
-            W, H = _initialize(X32, k, init, rng)
-            W, H = W.astype(X.dtype), H.astype(X.dtype)
         else:
-            W, H = _initialize(X, k, init, rng)
+            # the default solver also iterates on the sketch of the NNDSVD start
+            with_sketch = params["solver"] == "cd" and not params["semi"]
+            start = _initialize(X if X32 is None else X32, k, init, rng, sketch=with_sketch)
+            W, H = start[0].astype(X.dtype, copy=False), start[1].astype(X.dtype, copy=False)
+            sketch = start[2] if with_sketch else None
             if params["semi"]:
                 W = np.ascontiguousarray(W)
         l1_W, l1_H, l2_W, l2_H = _penalties(params["alpha_W"], params["alpha_H"],
@@ -1117,8 +1277,8 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             W, H, n_iter, losses = _fit_cd(
                 X, W, H, params["tol"], params["max_iter"], l1_W, l1_H, l2_W, l2_H,
                 params["semi"], params["shuffle"], rng, params["verbose"], self.callback,
-                X32=X32, sq_norm=sq_norm)
-            del X32
+                X32=X32, sq_norm=sq_norm, sketch=sketch)
+            del X32, sketch
         else:
             W, H, n_iter, losses = _fit_mu(
                 X, W, H, params["beta"], params["tol"], params["max_iter"], l1_W, l1_H,
