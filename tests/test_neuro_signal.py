@@ -222,11 +222,48 @@ def test_non_finite_values(study):
     data[0, 0, 0, :] = np.inf
     data[20, 20, 15, 7] = -np.inf
     img = nib.Nifti1Image(data, study.img.affine)
+    mask = np.asarray(study.mask_img.dataobj).astype(bool)
+    assert mask[12, 15, 10] and mask[20, 20, 15] and not mask[0, 0, 0]
+    n_voxels, n_scans = int(mask.sum()), data.shape[3]
     for fwhm in (None, 6):
         ref = _nilearn(img, study.mask_img, smoothing_fwhm=fwhm)
-        out = mask_and_clean(img, study.mask_img, smoothing_fwhm=fwhm)
+        # zeroed as nilearn does, and said: the two values inside the mask (the
+        # column of inf outside it is not counted, even where smoothing spreads it)
+        with pytest.warns(UserWarning) as record:
+            out = mask_and_clean(img, study.mask_img, smoothing_fwhm=fwhm)
+        said = [str(w.message) for w in record if "NaN or infinite" in str(w.message)]
+        assert said == [
+            f"The image holds 2 NaN or infinite values inside the mask, at 2 of its "
+            f"{n_voxels} voxels in 2 of its {n_scans} scans: they were replaced by zeros, "
+            "as nilearn's maskers do. NaN inside the brain usually come from a damaged file "
+            "or a failed preprocessing step; leave these voxels out of the mask, or these "
+            "scans out with sample_mask, if zeros are not wanted."]
         assert np.isfinite(out).all()
         _assert_matches(out, ref, np.float32)
+    # only the scans kept count; NaN outside the mask only are not reported
+    keep = np.ones(n_scans, bool)
+    keep[7] = False
+    with pytest.warns(UserWarning, match="holds 1 NaN or infinite value inside the mask, at "
+                                         f"1 of its {n_voxels} voxels in 1 of its "
+                                         f"{n_scans - 1} scans"):
+        mask_and_clean(img, study.mask_img, sample_mask=keep)
+    outside = np.array(study.img.dataobj)
+    outside[~mask] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = mask_and_clean(nib.Nifti1Image(outside, study.img.affine), study.mask_img,
+                             smoothing_fwhm=6)
+    assert np.isfinite(out).all()
+
+
+def test_non_finite_values_name_the_file(study, tmp_path):
+    data = np.array(study.img.dataobj)
+    data[12, 15, 10, 3] = np.nan
+    path = tmp_path / "damaged.nii.gz"
+    nib.save(nib.Nifti1Image(data, study.img.affine), path)
+    for source in (path, str(path), nib.load(path)):
+        with pytest.warns(UserWarning, match=f"The image '{path}' holds 1 NaN"):
+            mask_and_clean(source, study.mask_img)
 
 
 def test_integer_image(study):

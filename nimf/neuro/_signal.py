@@ -658,14 +658,15 @@ def _interior(idx):
     return start, stop, offset
 
 
-def _extract_volume(data, mask, sigmas, dtype, frames):
+def _extract_volume(data, mask, sigmas, dtype, frames, source=None):
     """Smoothed values at the mask voxels, shape (n_frames, n_voxels).
 
     ``data`` is a 4D array or an array proxy (only the needed box is read),
     ``mask`` a 3D boolean array of the same spatial shape.  Non-finite values
-    are replaced by zeros before smoothing, as nilearn does.  The smoothed
-    axes are filtered in the order of nilearn (first axis first), the last
-    one at the mask voxels only.
+    are replaced by zeros before smoothing, as nilearn does; those inside the
+    mask (in the frames kept) are also reported by a warning naming ``source``
+    (the image's file, when known).  The smoothed axes are filtered in the
+    order of nilearn (first axis first), the last one at the mask voxels only.
     """
     coords = np.nonzero(mask)
     lo = [int(c.min()) for c in coords]
@@ -741,6 +742,8 @@ def _extract_volume(data, mask, sigmas, dtype, frames):
 
     run(np.ascontiguousarray(sub.transpose(layout), dtype=dtype))
     if not np.isfinite(out).all():
+        _warn_nonfinite_in_mask(sub, [coords[a] - plans[a][0] for a in range(3)], frames,
+                                source)
         if any(p[2] is not None for p in plans):
             work = np.array(sub.transpose(layout), dtype=dtype, order="C")
             work[~np.isfinite(work)] = 0
@@ -752,6 +755,31 @@ def _extract_volume(data, mask, sigmas, dtype, frames):
         result[:, perm] = out
         out = result
     return out
+
+
+def _warn_nonfinite_in_mask(sub, rel, frames, source):
+    """Warn about the NaN or infinite values of ``sub`` at the mask voxels ``rel``.
+
+    ``rel``: the voxels' coordinates in the box ``sub`` (the mask's bounding box,
+    grown by the smoothing kernel's reach).
+
+    Values outside the mask (NaN outside the brain, as some packages write)
+    only reach the result through smoothing, and are not reported.
+    """
+    inside = np.asarray(sub[rel[0], rel[1], rel[2]])[:, frames]
+    bad = ~np.isfinite(inside)
+    if not bad.any():
+        return
+    what = "The image" if source is None else f"The image {source!r}"
+    count = int(bad.sum())
+    warnings.warn(
+        f"{what} holds {count} NaN or infinite value{'s' if count > 1 else ''} inside the "
+        f"mask, at "
+        f"{int(bad.any(axis=1).sum())} of its {inside.shape[0]} voxels in "
+        f"{int(bad.any(axis=0).sum())} of its {inside.shape[1]} scans: they were replaced "
+        "by zeros, as nilearn's maskers do. NaN inside the brain usually come from a "
+        "damaged file or a failed preprocessing step; leave these voxels out of the mask, "
+        "or these scans out with sample_mask, if zeros are not wanted.", stacklevel=4)
 
 
 def _same_grid(shape_a, affine_a, shape_b, affine_b):
@@ -842,7 +870,10 @@ def mask_and_clean(img, mask_img, *, smoothing_fwhm=None, detrend=False,
     mask, mask_img = _load_volume_mask(mask_img, target_affine, target_shape)
     if isinstance(img, os.PathLike):
         img = str(img)
+    source = img if isinstance(img, str) else None
     img = check_niimg_4d(img)
+    if source is None and hasattr(img, "get_filename"):
+        source = img.get_filename()
     resample = target_affine is not None or target_shape is not None
     if not _same_grid(img.shape, img.affine, mask.shape, mask_img.affine):
         # as nilearn's maskers: resample the image to the mask cropped to its
@@ -861,7 +892,7 @@ def mask_and_clean(img, mask_img, *, smoothing_fwhm=None, detrend=False,
                 f"{mask.shape}")
     frames = plan.prepare(img.shape[3])
     sigmas = _smoothing_sigmas(img.affine, fwhm)
-    signals = _extract_volume(img.dataobj, mask, sigmas, dtype, frames)
+    signals = _extract_volume(img.dataobj, mask, sigmas, dtype, frames, source)
     return plan.apply(signals, censored=frames is not None)
 
 
