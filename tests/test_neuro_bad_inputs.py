@@ -257,3 +257,28 @@ def test_a_masker_given_as_mask_sets_the_masking(study):
         est.fit(study.func)
     assert est._fitted_masking["detrend"] is False
     assert est._fitted_masking["smoothing_fwhm"] is None
+
+
+def test_nan_inside_a_surface_mask_is_refused_naming_the_image():
+    from nilearn.surface import SurfaceImage
+
+    from nimf.datasets import make_surface_rest_study
+
+    surface = make_surface_rest_study(n_subjects=2, n_scans=20, n_networks=2, random_state=0)
+    img = surface.func[1]
+    parts = {part: np.array(values, dtype=np.float32) for part, values in img.data.parts.items()}
+    inside = int(np.flatnonzero(np.asarray(surface.mask_img.data.parts["right"]))[0])
+    parts["right"][inside, 2] = np.nan
+    bad = SurfaceImage(mesh=img.mesh, data=parts)
+    n_elements = sum(int(np.asarray(m).sum()) for m in surface.mask_img.data.parts.values())
+    # kept by the masking without smoothing, then spread by the cleaning over the scans
+    with pytest.raises(ValueError, match=(
+            rf"imgs\[1\] holds NaN or infinite values after masking and cleaning, at 1 of its "
+            rf"{n_elements} mask elements in 20 of its 20 scans: the image has NaN")):
+        DictLearning(2, mask=surface.mask_img, smoothing_fwhm=None, n_epochs=1,
+                     random_state=0).fit([surface.func[0], bad])
+    # smoothing zeroes them (as nilearn does), with a warning
+    with pytest.warns(UserWarning, match="Part 'right' of the surface image holds 1 NaN"):
+        model = DictLearning(2, mask=surface.mask_img, smoothing_fwhm=4, n_epochs=1,
+                             random_state=0).fit([surface.func[0], bad])
+    assert np.isfinite(model.components_).all()

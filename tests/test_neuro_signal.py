@@ -266,6 +266,32 @@ def test_non_finite_values_name_the_file(study, tmp_path):
             mask_and_clean(source, study.mask_img)
 
 
+def test_non_finite_values_on_surfaces(surface_study):
+    img = surface_study.img
+    mask_img = surface_study.mask_img
+    parts = {part: np.array(values, dtype=np.float32) for part, values in img.data.parts.items()}
+    inside = int(np.flatnonzero(np.asarray(mask_img.data.parts["left"]))[0])
+    parts["left"][inside, 3] = np.nan
+    parts["left"][inside, 5] = np.inf
+    bad = SurfaceImage(mesh=img.mesh, data=parts)
+    n_vertices = int(np.asarray(mask_img.data.parts["left"]).sum())
+    n_scans = parts["left"].shape[1]
+    # smoothing zeroes them, as nilearn does, and says so
+    with pytest.warns(UserWarning, match=(
+            f"Part 'left' of the surface image holds 2 NaN or infinite values inside the "
+            f"mask, at 1 of its {n_vertices} vertices in 2 of its {n_scans} scans: they were "
+            "replaced by zeros")):
+        out = surface_mask_and_clean(bad, mask_img, smoothing_fwhm=4)
+    ref = SurfaceMasker(mask_img=mask_img, smoothing_fwhm=4).fit().transform(bad)
+    assert np.isfinite(out).all()
+    _assert_matches(out, ref, np.float32)
+    # without smoothing they are kept, as nilearn keeps them (the estimators refuse them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = surface_mask_and_clean(bad, mask_img)
+    assert np.isnan(out).sum() == 1 and np.isinf(out).sum() == 1
+
+
 def test_integer_image(study):
     data = np.rint(np.asarray(study.img.dataobj)).astype(np.int16)
     img = nib.Nifti1Image(data, study.img.affine)

@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import available_memory, check_int
 from ..sources import PermutedFeatures
 from ._checks import (ImageDimensionError, check_imgs, check_loadings,
-                      check_mask_in_field_of_view, check_masked_signal, check_study, reading)
+                      check_mask_in_field_of_view, check_masked_finite, check_masked_signal,
+                      check_study, reading)
 from ._data import (_MEMMAP_FRACTION, _explained_variance_per_component,
                     _explained_variance_total, _is_masked_study, _is_surface, _load_header_img,
                     _same_mask, _same_param, _variance_sample)
@@ -432,6 +433,7 @@ class BaseImageDecomposition(TransformerMixin, BaseEstimator):
             self._log(f"Extracting region signals from imgs[{i}] (masking and cleaning)", 2)
             with reading(imgs[i], f"imgs[{i}]"):
                 subject = func(imgs[i], confounds[i], **args)
+            check_masked_finite(subject, f"imgs[{i}]")
             if check_signal:
                 check_masked_signal(subject, f"imgs[{i}]")
             if subject.shape[1] != n_features:  # pragma: no cover - defensive

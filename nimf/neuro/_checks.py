@@ -404,6 +404,20 @@ def check_mask_in_field_of_view(mask_img, header, name="mask"):
             "the mask and the images are in the same space)")
 
 
+def check_masked_finite(data, name="imgs"):
+    """Refuse masked, cleaned data holding NaN or infinite values, naming the image."""
+    bad = ~np.isfinite(data)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds NaN or infinite values after masking and cleaning, at "
+            f"{int(bad.any(axis=0).sum())} of its {data.shape[1]} mask elements in "
+            f"{int(bad.any(axis=1).sum())} of its {data.shape[0]} scans: the image has NaN or "
+            "infinite values inside the mask (on surfaces, nilearn's maskers keep them when "
+            "not smoothing, and cleaning spreads one over its whole time series), or values "
+            f"too large for {data.dtype} arithmetic. Leave these elements out of the mask, "
+            "or fix the image")
+
+
 def check_masked_signal(data, name="imgs"):
     """Refuse masked, cleaned data without any signal (every value zero)."""
     if data.size and not np.any(data):

@@ -767,19 +767,24 @@ def _warn_nonfinite_in_mask(sub, rel, frames, source):
     only reach the result through smoothing, and are not reported.
     """
     inside = np.asarray(sub[rel[0], rel[1], rel[2]])[:, frames]
+    _warn_nonfinite_values(inside, "The image" if source is None else f"The image {source!r}",
+                           "voxels")
+
+
+def _warn_nonfinite_values(inside, what, elements):
+    """Warn that the non-finite values of ``inside`` (mask elements x scans) became zeros."""
     bad = ~np.isfinite(inside)
     if not bad.any():
         return
-    what = "The image" if source is None else f"The image {source!r}"
     count = int(bad.sum())
     warnings.warn(
         f"{what} holds {count} NaN or infinite value{'s' if count > 1 else ''} inside the "
-        f"mask, at "
-        f"{int(bad.any(axis=1).sum())} of its {inside.shape[0]} voxels in "
-        f"{int(bad.any(axis=0).sum())} of its {inside.shape[1]} scans: they were replaced "
-        "by zeros, as nilearn's maskers do. NaN inside the brain usually come from a "
-        "damaged file or a failed preprocessing step; leave these voxels out of the mask, "
-        "or these scans out with sample_mask, if zeros are not wanted.", stacklevel=4)
+        f"mask, at {int(bad.any(axis=1).sum())} of its {inside.shape[0]} {elements} in "
+        f"{int(bad.any(axis=0).sum())} of its {inside.shape[1]} scans: "
+        f"{'they were' if count > 1 else 'it was'} replaced by zeros, as nilearn's maskers "
+        "do. NaN inside the brain usually come from a "
+        f"damaged file or a failed preprocessing step; leave these {elements} out of the "
+        "mask, or these scans out with sample_mask, if zeros are not wanted.", stacklevel=5)
 
 
 def _same_grid(shape_a, affine_a, shape_b, affine_b):
@@ -1087,6 +1092,8 @@ confounds, sample_mask :
             data = values if frames is None else values[:, frames]
             data = np.asarray(data, dtype=dtype)
             if not np.isfinite(data).all():
+                _warn_nonfinite_values(data[mask], f"Part '{part}' of the surface image",
+                                       "vertices")
                 data = np.where(np.isfinite(data), data, 0).astype(dtype, copy=False)
             for _ in range(n_iter):
                 data = operator @ data
