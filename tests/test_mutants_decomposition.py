@@ -435,3 +435,81 @@ def test_ica_start_unmixes_twice_as_many_dimensions_as_components(rng, monkeypat
     assert n_components == n_dims
     assert fitted.shape == (300, n_dims)
     assert np.unique(fitted, axis=0).shape[0] == 300
+
+
+# ------------------------------------------------- second sample of nmf.py's mutants
+def test_semi_nmf_with_an_l1_penalty_on_the_codes_meets_its_optimality_conditions():
+    # semi-NMF with l1 on W sweeps W's rows by coordinate descent (no least squares)
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3) @ rng.rand(3, 20) + 0.05 * rng.randn(60, 20)
+    model = NMF(3, semi=True, alpha_W=0.01, l1_ratio=1.0, tol=1e-10, max_iter=3000,
+                random_state=0)
+    W = model.fit_transform(X)
+    H = model.components_
+    assert (W < 0).any() and H.min() >= 0
+    # subgradient conditions of min_w 1/2 |x - w H|^2 + l1 |w|_1 (l1 = alpha_W * n_features)
+    l1 = 0.01 * X.shape[1]
+    grad = W @ H @ H.T - X @ H.T
+    zero = W == 0
+    assert zero.any()
+    assert np.all(np.abs(grad[zero]) <= l1 * (1 + 1e-6))
+    np.testing.assert_allclose(grad[~zero], -l1 * np.sign(W[~zero]), atol=1e-6 * l1)
+    # and it stops at its tolerance, before max_iter
+    quick = NMF(3, semi=True, alpha_W=0.01, l1_ratio=1.0, random_state=0).fit(X)
+    assert quick.n_iter_ < 200
+
+
+def test_semi_nmf_stops_at_its_tolerance():
+    rng = np.random.RandomState(1)
+    X = rng.randn(50, 3) @ rng.rand(3, 15)
+    model = NMF(3, semi=True, random_state=0, max_iter=500).fit(X)
+    assert model.n_iter_ < 500
+    longer = NMF(3, semi=True, random_state=0, max_iter=500, tol=1e-8).fit(X)
+    assert model.n_iter_ < longer.n_iter_
+
+
+def test_block_checks_name_the_rows_of_the_whole_data():
+    params = {"beta": 0.0, "semi": False}
+    block = np.ones((6, 4))
+    block[2, 1] = 0.0
+    with pytest.raises(ValueError, match=r"1 zero entries and 0 all-zero rows \(in rows 102\)"):
+        nmf_module._check_block(block, 100, params)
+    block[2, 1] = -1.0
+    with pytest.raises(ValueError, match=r"1 negative entries \(minimum -1\) in rows 102$"):
+        nmf_module._check_block(block, 100, params)
+    block[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(in rows 102\)"):
+        nmf_module._check_block(block, 100, params)
+
+
+def test_transform_of_data_read_by_blocks_equals_transform_in_memory_for_mu(tmp_path):
+    rng = np.random.RandomState(2)
+    X = positive_data(rng, n=50, p=10)
+    model = NMF(3, solver="mu", beta_loss="kullback-leibler", random_state=0).fit(X)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    # the updates start from the data's mean, computed block by block
+    np.testing.assert_allclose(model.transform(mapped), model.transform(X), rtol=1e-10)
+
+
+def test_transform_that_overflows_names_the_codes(monkeypatch):
+    # (the checks of X refuse data large enough to overflow the codes: a solver
+    # that returns non-finite codes stands in for the overflow)
+    rng = np.random.RandomState(3)
+    X = positive_data(rng)
+    model = NMF(3, random_state=0).fit(X)
+    monkeypatch.setattr(NMF, "_codes", lambda self, X, params, mean=None: np.full(
+        (X.shape[0], 3), np.inf))
+    with pytest.raises(NonFiniteResultError,
+                       match=r"^NMF.transform diverged or overflowed: codes W holds 120 NaN"):
+        model.transform(X)
+
+
+def test_callback_stops_semi_nmf():
+    rng = np.random.RandomState(4)
+    X = rng.randn(30, 2) @ rng.rand(2, 10)
+    seen = []
+    model = NMF(2, semi=True, tol=0, max_iter=50, random_state=0,
+                callback=lambda n, W, H: seen.append(n) or n == 3).fit(X)
+    assert seen == [1, 2, 3] and model.n_iter_ == 3 and len(model.loss_curve_) == 3
