@@ -513,3 +513,76 @@ def test_callback_stops_semi_nmf():
     model = NMF(2, semi=True, tol=0, max_iter=50, random_state=0,
                 callback=lambda n, W, H: seen.append(n) or n == 3).fit(X)
     assert seen == [1, 2, 3] and model.n_iter_ == 3 and len(model.loss_curve_) == 3
+
+
+# ------------------------------------------------- third sample of nmf.py's mutants
+def test_iterations_on_the_sketch_stop_when_their_objective_stalls(monkeypatch, capsys):
+    # with the violation's test off, only the stall ends the iterations on the sketch
+    monkeypatch.setattr(nmf_module, "_SKETCH_TOL", 0.0)
+    rng = np.random.RandomState(5)
+    X = rng.rand(200, 4) @ rng.rand(4, 150) + 0.05 * rng.rand(200, 150)
+    W, H, sketch = nmf_module._initialize(X, 4, "nndsvd", np.random.RandomState(0),
+                                          sketch=True)
+    nmf_module._fit_on_sketch(sketch, W, H, 3000, 0.0, 0.0, 0.0, 0.0, False, None, True,
+                              nmf_module._squared_norm(X))
+    done = int(re.search(r"NMF: (\d+) iterations on a rank-14 sketch", capsys.readouterr().out)
+               .group(1))
+    assert nmf_module._STALL_WINDOW < done < 3000
+
+
+def test_kl_updates_zero_the_entries_below_machine_precision():
+    rng = np.random.RandomState(6)
+    W0 = rng.rand(40, 3) * (rng.rand(40, 3) < 0.5)
+    H0 = rng.rand(3, 25) * (rng.rand(3, 25) < 0.5)
+    X = W0 @ H0 + 1e-3
+    eps = np.finfo(np.float64).eps
+    for beta in ("kullback-leibler", 0.5):
+        model = NMF(3, solver="mu", beta_loss=beta, tol=0, max_iter=3000, init="random",
+                    random_state=0)
+        W = model.fit_transform(X)
+        H = model.components_
+        for F in (W, H):
+            assert np.all((F == 0) | (F >= eps))
+        assert (W == 0).any() and (H == 0).any()
+
+
+def test_callback_stops_the_multiplicative_updates():
+    rng = np.random.RandomState(7)
+    X = positive_data(rng)
+    seen = []
+    model = NMF(3, solver="mu", tol=0, max_iter=50, random_state=0,
+                callback=lambda n, W, H: seen.append(n) or n == 4).fit(X)
+    assert seen == [1, 2, 3, 4] and model.n_iter_ == 4
+
+
+def test_messages_of_solver_and_custom_factors():
+    X = np.random.RandomState(8).rand(10, 6)
+    with pytest.raises(ValueError, match=re.escape(
+            "beta_loss='kullback-leibler' needs solver='mu' (solver='cd' only handles the "
+            "Frobenius loss), got solver='cd'")):
+        NMF(2, beta_loss="kullback-leibler").fit(X)
+    for W in (np.zeros((0, 2)), np.zeros((10, 0))):
+        with pytest.raises(ValueError, match=re.escape(
+                f"W must have shape (10, 2), got an array of shape {W.shape}")):
+            NMF(2, init="custom").fit(X, W=W, H=np.ones((2, 6)))
+
+
+def test_partial_fit_is_quiet_and_starts_from_random_factors_on_a_small_first_chunk(capsys):
+    X = positive_data(np.random.RandomState(9), n=30, p=8)
+    NMF(3, solver="mu", beta_loss="kullback-leibler", random_state=0).partial_fit(X)
+    assert capsys.readouterr().out == ""
+    # fewer rows than components: NNDSVD cannot start, random factors do
+    model = NMF(5, random_state=0).partial_fit(X[:3])
+    assert model.components_.shape == (5, 8) and np.all(np.isfinite(model.components_))
+    random = NMF(5, init="random", random_state=0).partial_fit(X[:3])
+    np.testing.assert_array_equal(model.components_, random.components_)
+
+
+def test_partial_fit_after_a_fit_with_another_loss_starts_new_statistics():
+    X = positive_data(np.random.RandomState(10), n=30, p=8)
+    model = NMF(3, random_state=0).fit(X)
+    assert model._stats_A.shape == (3, 3)
+    model.set_params(solver="mu", beta_loss="kullback-leibler").partial_fit(X[:10])
+    # the Frobenius statistics do not carry over: the KL ones, of this chunk alone
+    assert model._stats_A.shape == (3, 8)
+    assert model.n_samples_seen_ == 10
