@@ -282,9 +282,8 @@ class _Sketch:
     n_oversamples``, one of them with orthonormal columns (rows), so that the
     products HALS needs, ``H X^T ~ (H R^T) L^T`` and ``W^T X ~ (W^T L) R``, cost
     ``m k (n_samples + n_features)`` instead of ``n_samples n_features k``;
-    ``singular_values`` are those of ``L R`` (decreasing), and ``sq_norm`` its
-    squared Frobenius norm.  Quacks like ``X`` for :func:`_hals_columns_loop`
-    (``shape``, ``dtype``, and the two products).
+    ``singular_values`` are those of ``L R`` (decreasing).  Quacks like ``X``
+    for :func:`_hals_columns_loop` (``shape``, ``dtype``, and the two products).
     """
 
     def __init__(self, L, R, singular_values):
@@ -292,7 +291,6 @@ class _Sketch:
         self.singular_values = singular_values
         self.shape = (L.shape[0], R.shape[1])
         self.dtype = L.dtype
-        self.sq_norm = float(np.sum(np.square(singular_values, dtype=np.float64)))
 
     def times_Xt(self, A, out):
         return np.matmul(A @ self.R.T, self.L.T, out=out)
@@ -567,10 +565,10 @@ def _sketch_iterations(sketch, k, n, p, sweeps_W, sweeps_H):
     vectors well: the ``(k+1)``-th singular value at most ``_SKETCH_MAX_GAP``
     times the ``k``-th (data with a clear rank-``k`` structure; the range
     finder's error shrinks with that ratio); none either when the sketch's
-    rank ``m`` reaches ``min(n, p)`` (it is then no smaller than ``X``).  Otherwise as many as cost
-    ``_SKETCH_BUDGET`` iterations on the data (counting the floating-point
-    operations of the products, the Gram matrices and the sweeps of both), if
-    that is at least ``_SKETCH_MIN_ITER``.
+    rank ``m`` reaches ``min(n, p)`` (it is then no smaller than ``X``).
+    Otherwise as many as cost ``_SKETCH_BUDGET`` iterations on the data
+    (counting the floating-point operations of the products, the Gram
+    matrices and the sweeps of both), if that is at least ``_SKETCH_MIN_ITER``.
     """
     values = sketch.singular_values
     m = values.shape[0]
