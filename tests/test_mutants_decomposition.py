@@ -586,3 +586,91 @@ def test_partial_fit_after_a_fit_with_another_loss_starts_new_statistics():
     # the Frobenius statistics do not carry over: the KL ones, of this chunk alone
     assert model._stats_A.shape == (3, 8)
     assert model.n_samples_seen_ == 10
+
+
+# ------------------------------------------------- fourth sample of nmf.py's mutants
+def test_nndsvd_refuses_an_unknown_variant():
+    X = positive_data(np.random.RandomState(11))
+    with pytest.raises(ValueError, match=re.escape(
+            "variant must be one of 'nndsvd', 'nndsvda', 'nndsvdar', got 'nndsvdx'")):
+        nndsvd(X, 2, variant="nndsvdx")
+    W, H = nndsvd(X, 2, random_state=0)
+    W0, H0 = nndsvd(X, 2, variant="nndsvd", random_state=0)
+    np.testing.assert_array_equal(W, W0)
+    np.testing.assert_array_equal(H, H0)
+
+
+def test_semi_nmf_codes_solve_the_ridge_problem():
+    # semi-NMF with an l2 penalty on W: every W update solves (H H^T + l2 I) w = H x
+    rng = np.random.RandomState(12)
+    X = rng.randn(40, 3) @ rng.rand(3, 15)
+    alpha = 0.05
+    model = NMF(3, semi=True, alpha_W=alpha, l1_ratio=0.0, max_iter=5, tol=0,
+                random_state=0)
+    seen = []
+    model.set_params(callback=lambda n, W, H: seen.append((W.copy(), H.copy())) and False)
+    model.fit(X)
+    # the codes of iteration 2 from the components of iteration 1
+    W2, H1 = seen[1][0], seen[0][1]
+    l2 = alpha * X.shape[1]
+    expected = np.linalg.solve(H1 @ H1.T + l2 * np.eye(3), H1 @ X.T).T
+    np.testing.assert_allclose(W2, expected, rtol=1e-8, atol=1e-10)
+
+
+def test_semi_codes_of_repeated_components_are_least_squares():
+    # H H^T singular: the solve falls back to least squares
+    rng = np.random.RandomState(13)
+    X = rng.randn(20, 2) @ rng.rand(2, 9)
+    model = NMF(2, semi=True, random_state=0).fit(X)
+    h = model.components_[0]
+    model.components_ = np.vstack([h, h])
+    W = model.transform(X)
+    assert W.shape == (20, 2)
+    # the fit of X by multiples of h: the least-squares codes
+    best = X @ h / (h @ h)
+    np.testing.assert_allclose(W @ model.components_, np.outer(best, h), rtol=1e-8,
+                               atol=1e-10)
+
+
+def test_semi_nmf_with_l1_and_shuffled_coordinates():
+    rng = np.random.RandomState(14)
+    X = rng.randn(60, 3) @ rng.rand(3, 20) + 0.05 * rng.randn(60, 20)
+    kw = dict(semi=True, alpha_W=0.01, l1_ratio=1.0, tol=1e-10, max_iter=3000)
+    shuffled = NMF(3, shuffle=True, random_state=0, **kw).fit(X)
+    plain = NMF(3, random_state=0, **kw).fit(X)
+    assert shuffled.loss_curve_[-1] == pytest.approx(plain.loss_curve_[-1], rel=1e-3)
+    again = NMF(3, shuffle=True, random_state=0, **kw).fit(X)
+    np.testing.assert_array_equal(again.components_, shuffled.components_)
+
+
+def test_multiplicative_updates_zero_small_entries_only_for_beta_up_to_one():
+    rng = np.random.RandomState(15)
+    X = rng.rand(8, 6) + 0.5
+    W = rng.rand(8, 2) + 0.5
+    H = rng.rand(2, 6) + 0.5
+    H[0, 0] = 1e-30
+    eps = np.finfo(np.float64).eps
+    for beta, zeroed in ((2.0, False), (1.5, False), (1.0, True), (0.5, True)):
+        _, H1, _, _ = nmf_module._fit_mu(X, W, H, beta, 0.0, 1, 0.0, 0.0, 0.0, 0.0, True, 0,
+                                         None)
+        assert (H1[0, 0] == 0) == zeroed, beta
+        if not zeroed:
+            assert 0 < H1[0, 0] < eps
+
+
+def test_block_checks_of_a_strided_view():
+    params = {"beta": 2.0, "semi": False}
+    X = np.ones((6, 8))
+    X[4, 2] = np.nan
+    view = X[:, ::2]
+    assert not view.flags.c_contiguous
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(in rows 54\)"):
+        nmf_module._check_block(view, 50, params)
+    nmf_module._check_block(np.ones((6, 8))[:, ::2], 0, params)
+
+
+def test_n_components_names_that_are_not_auto_are_refused():
+    X = positive_data(np.random.RandomState(16))
+    with pytest.raises(ValueError, match=re.escape(
+            "n_components must be a positive int, 'auto' or None, got 'all'")):
+        NMF(n_components="all").fit(X)

@@ -317,6 +317,7 @@ def nndsvd(X, n_components, variant="nndsvd", eps=1e-6, random_state=None, n_ite
     Returns ``W`` of shape (n_samples, n_components) and ``H`` of shape
     (n_components, n_features), in the dtype of ``X``.
     """
+    check_option(variant, "variant", ("nndsvd", "nndsvda", "nndsvdar"))
     rng = check_random_state(random_state)
     U, S, Vt = _randomized_svd(X, n_components, n_iter, rng)
     return _nndsvd_from_svd(X, U, S, Vt, variant, eps, rng)
