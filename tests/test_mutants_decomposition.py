@@ -485,12 +485,14 @@ def test_block_checks_name_the_rows_of_the_whole_data():
 def test_transform_of_data_read_by_blocks_equals_transform_in_memory_for_mu(tmp_path):
     rng = np.random.RandomState(2)
     X = positive_data(rng, n=50, p=10)
-    model = NMF(3, solver="mu", beta_loss="kullback-leibler", random_state=0).fit(X)
     path = tmp_path / "X.npy"
     np.save(path, X)
     mapped = np.load(path, mmap_mode="r")
-    # the updates start from the data's mean, computed block by block
-    np.testing.assert_allclose(model.transform(mapped), model.transform(X), rtol=1e-10)
+    # the updates start from the data's mean, computed block by block (the start's
+    # scale cancels out of the KL and Frobenius updates, not out of beta = 0.5's)
+    for beta in ("kullback-leibler", 0.5):
+        model = NMF(3, solver="mu", beta_loss=beta, random_state=0).fit(X)
+        np.testing.assert_allclose(model.transform(mapped), model.transform(X), rtol=1e-10)
 
 
 def test_transform_that_overflows_names_the_codes(monkeypatch):
@@ -674,3 +676,86 @@ def test_n_components_names_that_are_not_auto_are_refused():
     with pytest.raises(ValueError, match=re.escape(
             "n_components must be a positive int, 'auto' or None, got 'all'")):
         NMF(n_components="all").fit(X)
+
+
+# ------------------------------------------------- fifth sample of nmf.py's mutants
+def test_semi_nmf_runs_max_iter_iterations_and_prints_its_violations(capsys):
+    rng = np.random.RandomState(17)
+    X = rng.randn(30, 2) @ rng.rand(2, 10)
+    model = NMF(2, semi=True, tol=0, max_iter=5, random_state=0, verbose=1).fit(X)
+    assert model.n_iter_ == 5 and len(model.loss_curve_) == 5
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"NMF iteration 1: objective \S+, violation 1", lines[0])
+    assert all(re.fullmatch(rf"NMF iteration {i + 1}: objective \S+, violation \S+", line)
+               for i, line in enumerate(lines))
+
+
+def test_float64_data_end_with_two_float64_iterations():
+    rng = np.random.RandomState(18)
+    X = rng.rand(200, 4) @ rng.rand(4, 150) + 0.05 * rng.rand(200, 150)
+    seen = []
+    NMF(4, tol=0, max_iter=5, random_state=0,
+        callback=lambda n, W, H: seen.append(W.dtype) and False).fit(X)
+    assert seen == [np.float32] * 3 + [np.float64] * 2
+
+
+def test_messages_list_five_rows_whole():
+    params = {"beta": 2.0, "semi": False}
+    X = np.ones((8, 3))
+    X[:5, 0] = np.nan
+    with pytest.raises(ValueError, match=r"\(in rows 0, 1, 2, 3, 4\); remove"):
+        nmf_module._check_block(X, 0, params)
+    X[5, 0] = np.nan
+    with pytest.raises(ValueError, match=r"\(in rows 0, 1, 2, 3, 4 and 1 more\); remove"):
+        nmf_module._check_block(X, 0, params)
+
+
+def test_messages_of_alpha_h_max_iter_and_large_inputs(monkeypatch, tmp_path):
+    X = positive_data(np.random.RandomState(19))
+    with pytest.raises(ValueError, match=r"^alpha_H must be"):
+        NMF(2, alpha_H=-1.0).fit(X)
+    with pytest.warns(Warning, match=re.escape(
+            "Maximum number of iterations 2 reached before convergence. Increase max_iter "
+            "to improve convergence.")):
+        NMF(2, max_iter=2, random_state=0).fit(X)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    monkeypatch.setattr(nmf_module, "_FIT_MEMORY_FRACTION", 1e-12)
+    with pytest.raises(ValueError, match=re.escape(
+            "Use partial_fit, which reads X block by block (one pass per call: "
+            "`for epoch in range(n_epochs): model.partial_fit(X)`, chunks of batch_size "
+            "rows)")):
+        NMF(2).fit(np.load(path, mmap_mode="r"))
+
+
+def test_semi_transform_codes_solve_the_ridge_problem():
+    rng = np.random.RandomState(20)
+    X = rng.randn(30, 3) @ rng.rand(3, 12)
+    model = NMF(3, semi=True, alpha_W=0.05, random_state=0).fit(X)
+    H = model.components_
+    l2 = 0.05 * X.shape[1]
+    expected = np.linalg.solve(H @ H.T + l2 * np.eye(3), H @ X.T).T
+    np.testing.assert_allclose(model.transform(X), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_first_partial_fit_of_mu_follows_the_stochastic_update():
+    # one chunk: codes by the multiplicative updates for the start's components,
+    # then H <- (A / (B + l1_H + l2_H H)) ** gamma with the chunk's statistics
+    from sklearn.utils import check_random_state
+
+    rng = np.random.RandomState(21)
+    X = positive_data(rng, n=30, p=8)
+    beta = 1.0
+    model = NMF(3, solver="mu", beta_loss="kullback-leibler", alpha_H=0.02, l1_ratio=0.5,
+                random_state=0).partial_fit(X)
+    _, H0 = nmf_module._initialize(X, 3, "nndsvda", check_random_state(0))
+    W0 = np.full((30, 3), np.sqrt(X.mean() / 3))
+    W, _, _, _ = nmf_module._fit_mu(X, W0, H0, beta, 1e-4, 50, 0.0, 0.0, 0.0, 0.0, False,
+                                    0, None)
+    WH = W @ H0
+    A = W.T @ (X / WH) * H0
+    B = W.T @ np.ones_like(X)
+    _, l1_H, _, l2_H = nmf_module._penalties(0.0, 0.02, 0.5, 30, 8)
+    assert l1_H > 0 and l2_H > 0
+    expected = A / (B + l1_H + l2_H * H0)
+    np.testing.assert_allclose(model.components_, expected, rtol=1e-6)
