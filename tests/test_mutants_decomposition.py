@@ -738,13 +738,15 @@ def test_semi_transform_codes_solve_the_ridge_problem():
     np.testing.assert_allclose(model.transform(X), expected, rtol=1e-8, atol=1e-10)
 
 
-def test_first_partial_fit_of_mu_follows_the_stochastic_update():
-    # one chunk: codes by the multiplicative updates for the start's components,
-    # then H <- (A / (B + l1_H + l2_H H)) ** gamma with the chunk's statistics
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_first_partial_fit_of_mu_follows_the_stochastic_update(scale):
+    # one chunk: codes by the multiplicative updates for the start's components
+    # (their stopping test sees the codes' objective only), then
+    # H <- (A / (B + l1_H + l2_H H)) ** gamma with the chunk's statistics
     from sklearn.utils import check_random_state
 
     rng = np.random.RandomState(21)
-    X = positive_data(rng, n=30, p=8)
+    X = positive_data(rng, n=30, p=8) * scale
     beta = 1.0
     model = NMF(3, solver="mu", beta_loss="kullback-leibler", alpha_H=0.02, l1_ratio=0.5,
                 random_state=0).partial_fit(X)
