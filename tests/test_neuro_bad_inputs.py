@@ -273,8 +273,9 @@ def test_nan_inside_a_surface_mask_is_refused_naming_the_image():
     n_elements = sum(int(np.asarray(m).sum()) for m in surface.mask_img.data.parts.values())
     # kept by the masking without smoothing, then spread by the cleaning over the scans
     with pytest.raises(ValueError, match=(
-            rf"imgs\[1\] holds NaN or infinite values after masking and cleaning, at 1 of its "
-            rf"{n_elements} mask elements in 20 of its 20 scans: the image has NaN")):
+            rf"imgs\[1\] could not be masked: its masked and cleaned signals hold NaN or "
+            rf"infinite values at 1 of its {n_elements} mask elements in 20 of its 20 scans "
+            r"\(the first: scan 0\): the image has NaN")):
         DictLearning(2, mask=surface.mask_img, smoothing_fwhm=None, n_epochs=1,
                      random_state=0).fit([surface.func[0], bad])
     # smoothing zeroes them (as nilearn does), with a warning

@@ -232,6 +232,8 @@ def test_non_finite_values(study):
         with pytest.warns(UserWarning) as record:
             out = mask_and_clean(img, study.mask_img, smoothing_fwhm=fwhm)
         said = [str(w.message) for w in record if "NaN or infinite" in str(w.message)]
+        # (attributed to the line that called mask_and_clean)
+        assert [w.filename for w in record if "NaN or infinite" in str(w.message)] == [__file__]
         assert said == [
             f"The image holds 2 NaN or infinite values inside the mask, at 2 of its "
             f"{n_voxels} voxels in 2 of its {n_scans} scans: they were replaced by zeros, "
@@ -280,8 +282,9 @@ def test_non_finite_values_on_surfaces(surface_study):
     with pytest.warns(UserWarning, match=(
             f"Part 'left' of the surface image holds 2 NaN or infinite values inside the "
             f"mask, at 1 of its {n_vertices} vertices in 2 of its {n_scans} scans: they were "
-            "replaced by zeros")):
+            "replaced by zeros")) as record:
         out = surface_mask_and_clean(bad, mask_img, smoothing_fwhm=4)
+    assert [w.filename for w in record if "NaN" in str(w.message)] == [__file__]
     ref = SurfaceMasker(mask_img=mask_img, smoothing_fwhm=4).fit().transform(bad)
     assert np.isfinite(out).all()
     _assert_matches(out, ref, np.float32)

@@ -544,9 +544,10 @@ def test_images_that_cannot_be_cleaned_are_refused_before_they_are_stored(vol, t
     data[inside] = np.float32(3e38) * np.where(np.arange(data.shape[3]) % 2, 1, -1)
     bad = nibabel.Nifti1Image(data, vol.func[1].affine)
     path = tmp_path / "s.zarr"
-    with pytest.raises(ValueError, match=r"imgs\[1\] \(.*\) could not be masked: its cleaned "
-                                         r"signals hold NaN or infinite values in 1 voxels "
-                                         r"of the mask and \d+ scans"):
+    with pytest.raises(ValueError, match=r"imgs\[1\] \(.*\) could not be masked: its masked "
+                                         r"and cleaned signals hold NaN or infinite values at "
+                                         r"1 of its \d+ mask elements in \d+ of its \d+ scans "
+                                         r"\(the first: scan \d+\)"):
         mask_study([vol.func[0], bad], path, mask=vol.mask_img, confounds=vol.confounds[:2],
                    smoothing_fwhm=None, dtype="float32")
     # the subject before it stays committed, and the study holds nothing else

@@ -405,17 +405,22 @@ def check_mask_in_field_of_view(mask_img, header, name="mask"):
 
 
 def check_masked_finite(data, name="imgs"):
-    """Refuse masked, cleaned data holding NaN or infinite values, naming the image."""
+    """Refuse masked, cleaned data holding NaN or infinite values, naming the image.
+
+    The image estimators and :func:`~nimf.neuro.mask_study` check every subject
+    with it: no learner can use such values, and a study must not store them.
+    """
     bad = ~np.isfinite(data)
     if bad.any():
+        scans = np.flatnonzero(bad.any(axis=1))
         raise ValueError(
-            f"{name} holds NaN or infinite values after masking and cleaning, at "
-            f"{int(bad.any(axis=0).sum())} of its {data.shape[1]} mask elements in "
-            f"{int(bad.any(axis=1).sum())} of its {data.shape[0]} scans: the image has NaN or "
-            "infinite values inside the mask (on surfaces, nilearn's maskers keep them when "
-            "not smoothing, and cleaning spreads one over its whole time series), or values "
-            f"too large for {data.dtype} arithmetic. Leave these elements out of the mask, "
-            "or fix the image")
+            f"{name} could not be masked: its masked and cleaned signals hold NaN or infinite "
+            f"values at {int(bad.any(axis=0).sum())} of its {data.shape[1]} mask elements in "
+            f"{scans.size} of its {data.shape[0]} scans (the first: scan {int(scans[0])}): "
+            "the image has NaN or infinite values inside the mask (on surfaces, nilearn's "
+            "maskers keep them when not smoothing, and cleaning spreads one over its whole "
+            f"time series), values too large for {data.dtype} arithmetic, or damaged data. "
+            "Leave these elements out of the mask, or fix the image")
 
 
 def check_masked_signal(data, name="imgs"):

@@ -767,12 +767,16 @@ def _warn_nonfinite_in_mask(sub, rel, frames, source):
     only reach the result through smoothing, and are not reported.
     """
     inside = np.asarray(sub[rel[0], rel[1], rel[2]])[:, frames]
+    # (warned from mask_and_clean's caller: four frames up from here)
     _warn_nonfinite_values(inside, "The image" if source is None else f"The image {source!r}",
-                           "voxels")
+                           "voxels", stacklevel=5)
 
 
-def _warn_nonfinite_values(inside, what, elements):
-    """Warn that the non-finite values of ``inside`` (mask elements x scans) became zeros."""
+def _warn_nonfinite_values(inside, what, elements, stacklevel):
+    """Warn that the non-finite values of ``inside`` (mask elements x scans) became zeros.
+
+    ``stacklevel``: that of :func:`warnings.warn` called here.
+    """
     bad = ~np.isfinite(inside)
     if not bad.any():
         return
@@ -784,7 +788,8 @@ def _warn_nonfinite_values(inside, what, elements):
         f"{'they were' if count > 1 else 'it was'} replaced by zeros, as nilearn's maskers "
         "do. NaN inside the brain usually come from a "
         f"damaged file or a failed preprocessing step; leave these {elements} out of the "
-        "mask, or these scans out with sample_mask, if zeros are not wanted.", stacklevel=5)
+        "mask, or these scans out with sample_mask, if zeros are not wanted.",
+        stacklevel=stacklevel)
 
 
 def _same_grid(shape_a, affine_a, shape_b, affine_b):
@@ -1093,7 +1098,7 @@ confounds, sample_mask :
             data = np.asarray(data, dtype=dtype)
             if not np.isfinite(data).all():
                 _warn_nonfinite_values(data[mask], f"Part '{part}' of the surface image",
-                                       "vertices")
+                                       "vertices", stacklevel=3)
                 data = np.where(np.isfinite(data), data, 0).astype(dtype, copy=False)
             for _ in range(n_iter):
                 data = operator @ data

@@ -54,6 +54,7 @@ from .._validation import check_int
 from . import _signal
 from ._base import (_CLEAN_KEYS, _MASKING_KEYS, _check_study, _expand_imgs, _fit_masker,
                     _is_surface, _make_masker, _prepare_subject)
+from ._checks import check_masked_finite
 
 __all__ = ["mask_study", "MaskedStudy"]
 
@@ -485,18 +486,11 @@ def _mask_subject(i, img, conf, args, order, seed, index, n_voxels):
     if signals.ndim != 2 or signals.shape[1] != n_voxels:
         raise ValueError(f"imgs[{i}] gave data of shape {signals.shape}, expected "
                          f"(n_scans, {n_voxels})")
-    bad = ~np.isfinite(signals)
-    if bad.any():
-        # (NaN in the images are zeroed as nilearn's maskers do): values too
-        # large to clean, or a file whose compressed data are damaged, read as
-        # garbage; the study would hold values no learner can use
+    if not np.isfinite(signals).all():
+        # values too large to clean, NaN kept on surfaces, or a file whose
+        # compressed data are damaged, read as garbage
         source, name = _source_and_name(img, i)
-        scans = np.flatnonzero(bad.any(axis=1))
-        raise ValueError(
-            f"imgs[{i}] ({source or name}) could not be masked: its cleaned signals hold "
-            f"NaN or infinite values in {int(bad.any(axis=0).sum())} voxels of the mask and "
-            f"{scans.size} scans (the first: scan {int(scans[0])}); its values are too "
-            f"large for {signals.dtype} arithmetic, or the file is damaged")
+        check_masked_finite(signals, f"imgs[{i}] ({source or name})")
     # scans in a random order within the subject (and voxels in the study's
     # random order): a chunk of consecutive rows is then a random sample of
     # the subject's scans, not a stretch of autocorrelated time
