@@ -519,7 +519,7 @@ def _fit_cd_columns(X, W, H, tol, max_iter, l1_W, l1_H, l2_W, l2_H, shuffle, rng
     cost of iterations on the data, which then take over from there.
     """
     first = X if X32 is None else X32
-    W, H = W.astype(first.dtype), H.astype(first.dtype)
+    W, H = W.astype(first.dtype, copy=False), H.astype(first.dtype, copy=False)
     violation_init, start, losses = None, 0, []
     n, p = X.shape
     n_sketch = 0
