@@ -652,12 +652,14 @@ def test_multiplicative_updates_zero_small_entries_only_for_beta_up_to_one():
     H = rng.rand(2, 6) + 0.5
     H[0, 0] = 1e-30
     eps = np.finfo(np.float64).eps
+    W[0, 0] = 1e-30
     for beta, zeroed in ((2.0, False), (1.5, False), (1.0, True), (0.5, True)):
-        _, H1, _, _ = nmf_module._fit_mu(X, W, H, beta, 0.0, 1, 0.0, 0.0, 0.0, 0.0, True, 0,
-                                         None)
-        assert (H1[0, 0] == 0) == zeroed, beta
-        if not zeroed:
-            assert 0 < H1[0, 0] < eps
+        W1, H1, _, _ = nmf_module._fit_mu(X, W, H, beta, 0.0, 1, 0.0, 0.0, 0.0, 0.0, True, 0,
+                                          None)
+        for F in (W1, H1):
+            assert (F[0, 0] == 0) == zeroed, beta
+            if not zeroed:
+                assert 0 < F[0, 0] < eps
 
 
 def test_block_checks_of_a_strided_view():
@@ -721,7 +723,8 @@ def test_messages_of_alpha_h_max_iter_and_large_inputs(monkeypatch, tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, X)
     monkeypatch.setattr(nmf_module, "_FIT_MEMORY_FRACTION", 1e-12)
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(ValueError, match=r"which holds the whole data in memory: it may take at "
+                                         r"most 0% of the \d+\.\d\d GiB available\. " + re.escape(
             "Use partial_fit, which reads X block by block (one pass per call: "
             "`for epoch in range(n_epochs): model.partial_fit(X)`, chunks of batch_size "
             "rows)")):
@@ -761,3 +764,40 @@ def test_first_partial_fit_of_mu_follows_the_stochastic_update(scale):
     assert l1_H > 0 and l2_H > 0
     expected = A / (B + l1_H + l2_H * H0)
     np.testing.assert_allclose(model.components_, expected, rtol=1e-6)
+
+
+# ------------------------------------------------- sixth sample of nmf.py's mutants
+def test_zeros_are_refused_only_for_beta_up_to_zero():
+    X = positive_data(np.random.RandomState(22))
+    X[3, 2] = 0.0
+    NMF(2, solver="mu", beta_loss="kullback-leibler", max_iter=5, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=re.escape(
+            "beta_loss=0 (beta <= 0) needs strictly positive X, got 1 zero entries and 0 "
+            "all-zero rows (in rows 3); add a small constant to X or use beta_loss > 0")):
+        NMF(2, solver="mu", beta_loss="itakura-saito").fit(X)
+
+
+def test_transform_of_data_read_in_several_blocks(monkeypatch, tmp_path):
+    X = positive_data(np.random.RandomState(23), n=64, p=10)
+    model = NMF(3, random_state=0).fit(X)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    monkeypatch.setattr(nmf_module, "_BLOCK_BYTES", 16 * 10 * 8)  # blocks of 16 rows
+    W = model.transform(np.load(path, mmap_mode="r"))
+    assert W.shape == (64, 3)
+    np.testing.assert_allclose(W, model.transform(X), rtol=1e-10, atol=1e-12)
+
+
+def test_alpha_h_names_and_fit_steps():
+    X = positive_data(np.random.RandomState(24))
+    with pytest.raises(ValueError, match=re.escape(
+            "alpha_H must be a float >= 0 or 'same', got 'other'")):
+        NMF(2, alpha_H="other").fit(X)
+    assert NMF(2, random_state=0).fit(X).n_steps_ == 0
+
+
+def test_partial_fit_starts_from_nndsvda_when_n_components_is_the_smaller_side():
+    X = positive_data(np.random.RandomState(25), n=3, p=8)
+    default = NMF(3, random_state=0).partial_fit(X)
+    nndsvda = NMF(3, init="nndsvda", random_state=0).partial_fit(X)
+    np.testing.assert_array_equal(default.components_, nndsvda.components_)
