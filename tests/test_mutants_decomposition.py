@@ -779,19 +779,20 @@ def test_zeros_are_refused_only_for_beta_up_to_zero():
         NMF(2, solver="mu", beta_loss="itakura-saito").fit(X)
 
 
-def test_transform_of_data_read_in_several_blocks(monkeypatch, tmp_path):
-    X = positive_data(np.random.RandomState(23), n=64, p=10)
+@pytest.mark.parametrize("n,rows,count", [(64, 8, 8), (30, 15, 2)])
+def test_transform_of_data_read_in_several_blocks(monkeypatch, tmp_path, n, rows, count):
+    X = positive_data(np.random.RandomState(23), n=n, p=10)
     model = NMF(3, random_state=0).fit(X)
     path = tmp_path / "X.npy"
     np.save(path, X)
-    # blocks of 8 rows (a memory map is one storage chunk: blocks are not aligned to it)
-    monkeypatch.setattr(nmf_module, "_BLOCK_BYTES", 8 * 10 * 8)
+    # blocks of `rows` rows (a memory map is one storage chunk: not aligned to it)
+    monkeypatch.setattr(nmf_module, "_BLOCK_BYTES", rows * 10 * 8)
     seen = []
     original = nmf_module._read_blocks
     monkeypatch.setattr(nmf_module, "_read_blocks", lambda *a, **k: (
         seen.append(1) or block for block in original(*a, **k)))
     W = model.transform(np.load(path, mmap_mode="r"))
-    assert W.shape == (64, 3) and len(seen) == 8
+    assert W.shape == (n, 3) and len(seen) == count
     np.testing.assert_allclose(W, model.transform(X), rtol=1e-10, atol=1e-12)
 
 
